@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The walkthrough's steps against the embedded cluster, as far as virtmesh goes today.
+# Leaves the cluster running; `node bin/virtmesh.js cluster down` ends it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vm() { node bin/virtmesh.js "$@"; }
+ex=examples/istio-vmi
+
+vm cluster up
+KUBECONFIG=$(vm kubeconfig)
+export KUBECONFIG
+echo
+echo "+ kubectl label namespace default istio-injection=enabled --overwrite"
+kubectl label namespace default istio-injection=enabled --overwrite
+for f in nad.yaml istio-vmi.yaml istio-vmi-svc.yaml cirros-vmi.yaml; do
+  echo "+ kubectl apply -f $ex/$f"
+  kubectl apply -f "$ex/$f"
+done
+echo
+echo "+ kubectl get vmi,svc,net-attach-def"
+kubectl get vmi,svc,net-attach-def
+cat <<MSG
+
+The cluster keeps running. Use it with:
+  export KUBECONFIG=$KUBECONFIG
+Stop it, removing everything it made, with:
+  node bin/virtmesh.js cluster down
+MSG

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Installs what virtmesh needs on a fresh Debian machine (as root), then builds it.
+// Safe to run again: each step checks first and says what it does.
+// Only Node's own modules here: this runs before npm packages exist.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (s) => process.stdout.write(`• ${s}\n`);
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+
+// Debian packages the project uses: command -> package. (Later parts add QEMU, iptables, Prometheus...)
+const debian = { kubectl: 'kubernetes-client', python3: 'python3', make: 'make', 'g++': 'g++' };
+
+function aptInstall(packages) {
+  if (packages.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing Debian packages ${packages.join(' ')}; run this as root or install them with apt-get`);
+  }
+  say(`installing Debian packages: ${packages.join(' ')}`);
+  run('apt-get', ['update', '-q']);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+const missing = Object.entries(debian).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+aptInstall([...new Set(missing)]);
+
+// npm packages: install when node_modules is missing or older than the lock file.
+const modules = join(root, 'node_modules');
+const lock = join(root, 'package-lock.json');
+const stale = !existsSync(join(modules, '.package-lock.json')) || statSync(lock).mtimeMs > statSync(join(modules, '.package-lock.json')).mtimeMs;
+if (stale) {
+  say('installing npm packages (npm ci; better-sqlite3 compiles from source, about a minute)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+} else say('npm packages are installed');
+
+// The native SQLite binding must load on this Node (a copied node_modules may not).
+const probe = spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: root, stdio: 'pipe' });
+if (probe.status !== 0) {
+  say('rebuilding better-sqlite3 for this Node.js');
+  run('npm', ['rebuild', 'better-sqlite3']);
+}
+
+say('building (tsc)');
+run('npm', ['run', '-s', 'build']);
+
+const kubectlVersion = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+if (kubectlVersion.status === 0) {
+  const v = JSON.parse(kubectlVersion.stdout).clientVersion;
+  say(`kubectl ${v.gitVersion} is on this machine`);
+}
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+say(`virtmesh ${pkg.version} is ready: node bin/virtmesh.js --help`);

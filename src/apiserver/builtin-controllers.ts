@@ -1,0 +1,149 @@
+// The few controllers a bare API server needs to behave like a cluster:
+// namespace termination (delete the content, then the namespace), garbage
+// collection of dependents by ownerReferences (background and orphan), and the
+// `default` ServiceAccount in every namespace. They write through the Registry, so
+// every write passes admission like a client's would.
+
+import { isVirtmeshError } from '../errors/index.js';
+import type { Change, KubeObject, Store } from '../store/index.js';
+import { type Registry, type RequestScope } from './registry.js';
+import { type ResourceDef, findByKind, resources } from './resources.js';
+import { StatusError } from './status.js';
+
+const MANAGER = 'virtmesh-controller-manager';
+const def = (group: string, kind: string) => findByKind(group, kind) as ResourceDef;
+
+function scope(d: ResourceDef, namespace: string | undefined, name?: string): RequestScope {
+  return { def: d, version: d.versions[0], namespace, name, query: new URLSearchParams(), defaultManager: MANAGER, warnings: [] };
+}
+
+/** Ignores "already gone" and "already there": controllers converge, they do not insist. */
+function tolerate(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StatusError && (e.code === 404 || e.code === 409)) return;
+    if (isVirtmeshError(e)) return;
+    throw e;
+  }
+}
+
+type OwnerRef = { uid?: string };
+
+export function startBuiltinControllers(store: Store, registry: Registry, log: (s: string) => void = () => {}): () => void {
+  const namespaced = resources.filter((r) => r.namespaced);
+  const nsDef = def('', 'Namespace');
+
+  const finalizeNamespaces = () => {
+    for (const ns of store.list({ group: '', resource: 'namespaces' }).items) {
+      if (!ns.metadata?.deletionTimestamp) continue;
+      const name = ns.metadata.name ?? '';
+      let remaining = 0;
+      for (const d of namespaced) {
+        for (const o of store.list({ group: d.group, resource: d.plural }, name).items) {
+          remaining++;
+          if (!o.metadata?.deletionTimestamp) tolerate(() => registry.delete(scope(d, name, o.metadata?.name), {}));
+        }
+      }
+      if (remaining === 0) tolerate(() => store.delete({ group: '', resource: 'namespaces' }, '', name));
+    }
+  };
+
+  const dependentsOf = (uid: string, namespace: string) =>
+    namespaced.flatMap((d) =>
+      store
+        .list({ group: d.group, resource: d.plural }, namespace || undefined)
+        .items.filter((o) => (o.metadata?.ownerReferences as OwnerRef[] | undefined)?.some((r) => r.uid === uid))
+        .map((o) => ({ d, o })),
+    );
+
+  const withoutOwner = (o: KubeObject, uid: string): KubeObject => ({
+    ...o,
+    metadata: { ...o.metadata, ownerReferences: (o.metadata?.ownerReferences as OwnerRef[]).filter((r) => r.uid !== uid) },
+  });
+
+  const collectGarbage = (deleted: KubeObject, ns: string) => {
+    const uid = deleted.metadata?.uid;
+    if (!uid) return;
+    for (const { d, o } of dependentsOf(uid, ns)) {
+      const others = (o.metadata?.ownerReferences as OwnerRef[]).filter((r) => r.uid !== uid);
+      const s = scope(d, o.metadata?.namespace, o.metadata?.name);
+      if (others.length === 0) tolerate(() => registry.delete(s, {}));
+      else tolerate(() => registry.update(s, withoutOwner(o, uid)));
+    }
+  };
+
+  const orphanDependents = (owner: KubeObject, d: ResourceDef) => {
+    const uid = owner.metadata?.uid ?? '';
+    for (const dep of dependentsOf(uid, owner.metadata?.namespace ?? '')) {
+      tolerate(() => registry.update(scope(dep.d, dep.o.metadata?.namespace, dep.o.metadata?.name), withoutOwner(dep.o, uid)));
+    }
+    const finalizers = (owner.metadata?.finalizers ?? []).filter((f) => f !== 'orphan');
+    tolerate(() => registry.update(scope(d, owner.metadata?.namespace, owner.metadata?.name), { ...owner, metadata: { ...owner.metadata, finalizers } }));
+  };
+
+  const ensureServiceAccount = (ns: string) => {
+    if (store.get({ group: '', resource: 'serviceaccounts' }, ns, 'default')) return;
+    tolerate(() => registry.create(scope(def('', 'ServiceAccount'), ns), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }));
+  };
+
+  const pending: Change[] = [];
+  let scheduled = false;
+  const work = () => {
+    scheduled = false;
+    for (const c of pending.splice(0)) {
+      try {
+        const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
+        if (!d) continue;
+        if (c.type === 'DELETED') collectGarbage(c.object, c.namespace);
+        else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
+        if (d === nsDef && c.type === 'ADDED') ensureServiceAccount(c.name);
+      } catch (e) {
+        log(`controller error: ${(e as Error).stack ?? e}`);
+      }
+    }
+    finalizeNamespaces();
+  };
+  const unsubscribe = store.subscribe((c) => {
+    pending.push(c);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(work);
+    }
+  });
+  // Namespace termination also waits on pods the node is still stopping; look again now and then.
+  const timer = setInterval(finalizeNamespaces, 1000);
+  timer.unref();
+  for (const ns of store.list({ group: '', resource: 'namespaces' }).items) ensureServiceAccount(ns.metadata?.name ?? '');
+  return () => {
+    unsubscribe();
+    clearInterval(timer);
+  };
+}
+
+/** The objects every cluster starts with. */
+export function bootstrap(store: Store, registry: Registry, apiPort: number, kubernetesIP: string): void {
+  for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+    if (!store.get({ group: '', resource: 'namespaces' }, '', name)) {
+      registry.create(scope(def('', 'Namespace'), undefined), { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
+  }
+  if (!store.get({ group: '', resource: 'services' }, 'default', 'kubernetes')) {
+    registry.create(scope(def('', 'Service'), 'default'), {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: { clusterIP: kubernetesIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: apiPort }] },
+    });
+  }
+  // The API server's address can change between starts (e.g. a free port was picked).
+  const endpoints = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+    subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }] }],
+  };
+  const epScope = scope(def('', 'Endpoints'), 'default', 'kubernetes');
+  if (store.get({ group: '', resource: 'endpoints' }, 'default', 'kubernetes')) registry.update(epScope, endpoints);
+  else registry.create(epScope, endpoints);
+}

@@ -1,0 +1,97 @@
+// Cluster IP allocation for Services from the service CIDR, as kube-apiserver's
+// ipallocator does: a requested address must be in range and free; otherwise the
+// next free address is handed out. The first address is reserved for `kubernetes`.
+
+import type { KubeObject } from './admission/types.js';
+import type { Store } from '../store/index.js';
+import { type Target, status } from './status.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: reads Service specs as plain JSON
+type Any = any;
+
+const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const toIP = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+const isIPv4 = (s: string) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255);
+
+export class ClusterIPAllocator {
+  readonly #base: number;
+  readonly #size: number;
+  readonly #used = new Set<number>();
+  #next = 10;
+
+  constructor(
+    readonly cidr: string,
+    store: Store,
+  ) {
+    const [ip, bits] = cidr.split('/');
+    this.#size = 2 ** (32 - Number(bits));
+    this.#base = toInt(ip) & ~(this.#size - 1);
+    for (const svc of store.list({ group: '', resource: 'services' }).items as Any[]) {
+      if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') this.#used.add(toInt(svc.spec.clusterIP));
+    }
+  }
+
+  /** The address of the `kubernetes` Service (the first in the range). */
+  get first(): string {
+    return toIP(this.#base + 1);
+  }
+
+  #inRange(n: number) {
+    return n > this.#base && n < this.#base + this.#size - 1;
+  }
+
+  allocate(obj: KubeObject, dryRun: boolean, t: Target): KubeObject {
+    const svc = structuredClone(obj) as Any;
+    svc.spec ??= {};
+    if (svc.spec.type === 'ExternalName') return svc;
+    const requested: string | undefined = svc.spec.clusterIP || svc.spec.clusterIPs?.[0];
+    if (requested === 'None') {
+      svc.spec.clusterIP = 'None';
+      svc.spec.clusterIPs = ['None'];
+      return svc;
+    }
+    let n: number;
+    if (requested) {
+      const bad = (why: string) =>
+        status.invalid(t, [{ type: 'FieldValueInvalid', field: 'spec.clusterIPs', badValue: [requested], detail: `failed to allocate IP ${requested}: ${why}` }]);
+      if (!isIPv4(requested)) throw bad('not a valid IPv4 address');
+      n = toInt(requested);
+      if (!this.#inRange(n)) throw bad(`the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.cidr}`);
+      if (this.#used.has(n)) throw bad('provided IP is already allocated');
+    } else {
+      n = this.#findFree();
+      if (n < 0) throw status.internal(`failed to allocate a serviceIP: range is full (${this.cidr})`);
+    }
+    if (!dryRun) this.#used.add(n);
+    svc.spec.clusterIP = toIP(n);
+    svc.spec.clusterIPs = [toIP(n)];
+    return svc;
+  }
+
+  #findFree(): number {
+    for (let i = 0; i < this.#size; i++) {
+      const offset = ((this.#next + i) % (this.#size - 2)) + 1;
+      if (!this.#used.has(this.#base + offset)) {
+        this.#next = offset + 1;
+        return this.#base + offset;
+      }
+    }
+    return -1;
+  }
+
+  /** On update the address never changes; an omitted one is kept. */
+  keep(current: KubeObject, next: KubeObject): KubeObject {
+    const cur = current as Any;
+    const svc = next as Any;
+    if (!cur.spec?.clusterIP) return next;
+    svc.spec ??= {};
+    if (!svc.spec.clusterIP) svc.spec.clusterIP = cur.spec.clusterIP;
+    if (!svc.spec.clusterIPs?.length) svc.spec.clusterIPs = cur.spec.clusterIPs ?? [cur.spec.clusterIP];
+    return next;
+  }
+
+  release(obj: KubeObject): void {
+    const ip = (obj as Any).spec?.clusterIP;
+    if (ip && ip !== 'None') this.#used.delete(toInt(ip));
+  }
+}

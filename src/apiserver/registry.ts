@@ -1,0 +1,332 @@
+// The generic REST storage behind every resource: create, get, list, update, patch,
+// delete with finalizers and graceful deletion, status subresources, managedFields,
+// generation and server-assigned fields. All writes go through admission (admit.ts).
+
+import { randomUUID } from 'node:crypto';
+import { isVirtmeshError } from '../errors/index.js';
+import type { ObjectMeta, Store } from '../store/index.js';
+import type { AdmissionContext, KubeObject, Operation } from './admission/types.js';
+import { checkTypeMeta, decode, defaults, parseFieldValidation, validate } from './admit.js';
+import { type ClusterIPAllocator } from './cluster-ip.js';
+import {
+  PatchError,
+  type PatchType,
+  applyJsonPatch,
+  applyMergePatch,
+  applyStrategicMergePatch,
+  recordUpdate,
+  serverSideApply,
+} from './patch/index.js';
+import { type ResourceDef, apiVersionOf, findByPlural } from './resources.js';
+import { type Matcher, selectableFields } from './selectors.js';
+import { StatusError, type Target, status } from './status.js';
+
+/** Everything a handler knows about one request. */
+export interface RequestScope {
+  def: ResourceDef;
+  version: string;
+  namespace: string | undefined;
+  name?: string;
+  subresource?: string;
+  query: URLSearchParams;
+  /** Field manager derived from the request when `fieldManager` is absent (the user agent's program name). */
+  defaultManager: string;
+  /** Collected `Warning:` headers. */
+  warnings: string[];
+}
+
+export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+const isDryRun = (s: RequestScope) => s.query.getAll('dryRun').includes('All');
+const manager = (s: RequestScope) => s.query.get('fieldManager') || s.defaultManager;
+const target = (s: RequestScope, name = s.name): Target => ({ group: s.def.group, resource: s.def.plural, kind: s.def.kind, name });
+const storeKey = (def: ResourceDef) => ({ group: def.group, resource: def.plural });
+
+/** Everything but metadata and status: what `generation` counts changes of. */
+const specOf = (o: KubeObject) => {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+  return JSON.stringify(rest);
+};
+
+export class Registry {
+  constructor(
+    readonly store: Store,
+    readonly clusterIPs: ClusterIPAllocator,
+  ) {}
+
+  /** Serves a stored object under the requested version. */
+  present(def: ResourceDef, version: string, obj: KubeObject): KubeObject {
+    return { ...obj, apiVersion: apiVersionOf(def.group, version), kind: def.kind };
+  }
+
+  get(s: RequestScope): KubeObject {
+    const obj = this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (!obj) throw status.notFound(target(s));
+    return this.present(s.def, s.version, obj);
+  }
+
+  list(s: RequestScope, labels: Matcher, fields: Matcher): { items: KubeObject[]; resourceVersion: string } {
+    const { items, resourceVersion } = this.store.list(storeKey(s.def), s.def.namespaced ? s.namespace : undefined);
+    return {
+      items: items
+        .filter((o) => labels(o.metadata?.labels ?? {}) && fields(selectableFields(s.def.kind, o)))
+        .map((o) => this.present(s.def, s.version, o)),
+      resourceVersion: String(resourceVersion),
+    };
+  }
+
+  admissionContext(operation: Operation, oldObject?: KubeObject): AdmissionContext {
+    return {
+      operation,
+      oldObject,
+      get: (group, resource, namespace, name) => this.store.get({ group, resource }, namespace ?? '', name),
+    };
+  }
+
+  #checkNamespace(s: RequestScope, op: Operation): void {
+    if (!s.def.namespaced) return;
+    const ns = this.store.get({ group: '', resource: 'namespaces' }, '', s.namespace ?? '');
+    if (!ns) throw status.notFound({ group: '', resource: 'namespaces', kind: 'Namespace', name: s.namespace });
+    if (op === 'CREATE' && ns.metadata?.deletionTimestamp) {
+      throw status.forbidden(
+        `${s.def.plural} "${s.name ?? ''}" is forbidden: unable to create new content in namespace ${s.namespace} because it is being terminated`,
+        target(s),
+      );
+    }
+  }
+
+  create(s: RequestScope, body: KubeObject): KubeObject {
+    checkTypeMeta(s.def, s.version, body);
+    const meta = { ...(body.metadata ?? {}) };
+    if (s.def.namespaced) {
+      if (meta.namespace && meta.namespace !== s.namespace) {
+        throw status.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = s.namespace;
+    } else delete meta.namespace;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
+    if (!meta.name) throw status.invalid(target(s, ''), [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' }]);
+    s.name = meta.name;
+    this.#checkNamespace(s, 'CREATE');
+    let obj = decode(s.def, s.version, { ...body, metadata: meta }, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
+    obj = this.#initialize(s, obj);
+    validate(s.def, obj, this.admissionContext('CREATE'));
+    if (this.store.get(storeKey(s.def), s.namespace ?? '', meta.name)) throw status.alreadyExists(target(s));
+    obj = this.#allocate(s, obj);
+    obj = recordUpdate(undefined, obj, { manager: manager(s), now: nowRFC3339(), apiVersion: apiVersionOf(s.def.group, s.version) });
+    return this.#commitCreate(s, obj);
+  }
+
+  /** Server-owned fields of a new object. */
+  #initialize(s: RequestScope, obj: KubeObject): KubeObject {
+    const meta: ObjectMeta = { ...obj.metadata };
+    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'generation', 'selfLink']) delete meta[k];
+    meta.uid = randomUUID();
+    meta.creationTimestamp = nowRFC3339();
+    if (s.def.custom || s.def.kind === 'Pod') meta.generation = 1;
+    const out: KubeObject = { ...obj, apiVersion: apiVersionOf(s.def.group, s.version), kind: s.def.kind, metadata: meta };
+    // A new object's status is the server's to set, not the creator's (status subresource kinds).
+    if (s.def.status && s.def.kind !== 'Namespace') delete out.status;
+    defaults(s.def, out);
+    if (s.def.kind === 'Namespace') out.status = { phase: 'Active' };
+    return out;
+  }
+
+  #allocate(s: RequestScope, obj: KubeObject): KubeObject {
+    if (s.def.kind !== 'Service') return obj;
+    return this.clusterIPs.allocate(obj, isDryRun(s), target(s));
+  }
+
+  #commitCreate(s: RequestScope, obj: KubeObject): KubeObject {
+    if (isDryRun(s)) return this.present(s.def, s.version, obj);
+    try {
+      return this.present(s.def, s.version, this.store.create(storeKey(s.def), s.namespace ?? '', s.name ?? '', obj));
+    } catch (e) {
+      if (isVirtmeshError(e, 'VM_ERR_STORE_ALREADY_EXISTS')) throw status.alreadyExists(target(s));
+      throw e;
+    }
+  }
+
+  /** PUT: full replacement of the object (or of its status, for the status subresource). */
+  update(s: RequestScope, body: KubeObject): KubeObject {
+    checkTypeMeta(s.def, s.version, body);
+    const current = this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (!current) throw status.notFound(target(s));
+    if (body.metadata?.name !== undefined && body.metadata.name !== s.name) {
+      throw status.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${s.name})`);
+    }
+    const expectedRv = body.metadata?.resourceVersion || undefined;
+    return this.#replace(s, current, body, expectedRv);
+  }
+
+  patch(s: RequestScope, type: PatchType, patch: unknown): KubeObject {
+    const current = this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (type === 'strategic' && s.def.custom) {
+      throw status.unsupportedMediaType(
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+      );
+    }
+    try {
+      if (type === 'apply') return this.#apply(s, current, patch as KubeObject);
+      if (!current) throw status.notFound(target(s));
+      const live = this.present(s.def, s.version, current);
+      const patched =
+        type === 'json'
+          ? applyJsonPatch(live, patch)
+          : type === 'merge'
+            ? applyMergePatch(live, patch)
+            : applyStrategicMergePatch(live, patch, { group: s.def.group, kind: s.def.kind });
+      // A patch that does not name a resourceVersion applies to whatever is current.
+      const expectedRv = (patch as KubeObject)?.metadata?.resourceVersion;
+      if (!expectedRv && patched.metadata) patched.metadata.resourceVersion = current.metadata?.resourceVersion;
+      return this.#replace(s, current, patched, patched.metadata?.resourceVersion);
+    } catch (e) {
+      if (e instanceof PatchError) throw new StatusError(e.status, e.reason, e.message);
+      throw e;
+    }
+  }
+
+  #apply(s: RequestScope, current: KubeObject | undefined, applied: KubeObject): KubeObject {
+    checkTypeMeta(s.def, s.version, applied);
+    if (applied.metadata?.name && applied.metadata.name !== s.name) {
+      throw status.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${s.name})`);
+    }
+    if (!s.query.get('fieldManager')) {
+      throw status.badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply requests');
+    }
+    const force = s.query.get('force') === 'true';
+    const opts = { manager: manager(s), force, gk: { group: s.def.group, kind: s.def.kind }, now: nowRFC3339() };
+    if (!current) {
+      // Apply creates: the applied config is decoded and admitted like any create.
+      const obj = serverSideApply(undefined, { ...applied, metadata: { ...applied.metadata, name: s.name } }, opts);
+      return this.#createFromApply(s, obj);
+    }
+    const live = this.present(s.def, s.version, current);
+    const merged = serverSideApply(live, applied, opts);
+    return this.#replace(s, current, merged, current.metadata?.resourceVersion, true);
+  }
+
+  #createFromApply(s: RequestScope, obj: KubeObject): KubeObject {
+    const managedFields = obj.metadata?.managedFields;
+    s.name = obj.metadata?.name;
+    this.#checkNamespace(s, 'CREATE');
+    const meta = { ...obj.metadata, namespace: s.def.namespaced ? s.namespace : undefined };
+    let out = decode(s.def, s.version, { ...obj, metadata: meta }, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
+    out = this.#initialize(s, out);
+    if (out.metadata) out.metadata.managedFields = managedFields;
+    validate(s.def, out, this.admissionContext('CREATE'));
+    out = this.#allocate(s, out);
+    return this.#commitCreate(s, out);
+  }
+
+  /** The shared path of PUT, PATCH and apply: admission, server-owned fields, commit. */
+  #replace(s: RequestScope, current: KubeObject, next: KubeObject, expectedRv: string | undefined, applied = false): KubeObject {
+    if (expectedRv && expectedRv !== current.metadata?.resourceVersion) {
+      throw status.conflict(target(s), 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    let obj = decode(s.def, s.version, next, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
+    const cm: ObjectMeta = current.metadata ?? {};
+    const meta: ObjectMeta = { ...obj.metadata };
+    // Server-owned metadata cannot be changed by a client.
+    for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'namespace', 'name'] as const) {
+      if (cm[k] === undefined) delete meta[k];
+      else (meta as Record<string, unknown>)[k] = cm[k];
+    }
+    obj = { ...obj, apiVersion: apiVersionOf(s.def.group, s.version), kind: s.def.kind, metadata: meta };
+    if (s.subresource === 'status') {
+      // The status subresource changes status only.
+      obj = { ...current, apiVersion: obj.apiVersion, status: obj.status, metadata: { ...cm, managedFields: meta.managedFields } };
+    } else if (s.def.status) {
+      if (current.status === undefined) delete obj.status;
+      else obj.status = current.status;
+    }
+    if (cm.deletionTimestamp) {
+      const added = (meta.finalizers ?? []).filter((f) => !(cm.finalizers ?? []).includes(f));
+      if (added.length > 0) {
+        throw status.invalid(target(s), [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: 'no new finalizers can be added if the object is being deleted' }]);
+      }
+    }
+    defaults(s.def, obj);
+    validate(s.def, obj, this.admissionContext('UPDATE', current));
+    if (s.def.kind === 'Service') obj = this.clusterIPs.keep(current, obj);
+    if (meta.generation !== undefined && specOf(obj) !== specOf(current)) meta.generation = (cm.generation ?? 0) + 1;
+    if (!applied) {
+      obj = recordUpdate(current, obj, { manager: manager(s), now: nowRFC3339(), apiVersion: apiVersionOf(s.def.group, s.version), subresource: s.subresource });
+    }
+    if (isDryRun(s)) return this.present(s.def, s.version, obj);
+    const ref = storeKey(s.def);
+    const finalized = obj.metadata?.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0 && !this.#awaitsNode(s.def, obj);
+    try {
+      if (finalized) return this.present(s.def, s.version, this.#remove(s, obj));
+      return this.present(s.def, s.version, this.store.update(ref, s.namespace ?? '', s.name ?? '', obj, current.metadata?.resourceVersion));
+    } catch (e) {
+      if (isVirtmeshError(e, 'VM_ERR_STORE_CONFLICT')) throw status.conflict(target(s), 'the object has been modified; please apply your changes to the latest version and try again');
+      throw e;
+    }
+  }
+
+  /** Pods bound to a node are deleted gracefully: the node stops them and then removes them. */
+  #awaitsNode(def: ResourceDef, obj: KubeObject): boolean {
+    return Boolean(def.graceful && (obj.spec as { nodeName?: string } | undefined)?.nodeName && (obj.metadata?.deletionGracePeriodSeconds ?? 0) > 0);
+  }
+
+  #remove(s: RequestScope, obj: KubeObject): KubeObject {
+    const removed = this.store.delete(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (s.def.kind === 'Service') this.clusterIPs.release(removed);
+    return removed;
+  }
+
+  delete(s: RequestScope, options: DeleteOptions): KubeObject {
+    const current = this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (!current) throw status.notFound(target(s));
+    const pre = options.preconditions ?? {};
+    if (pre.uid && pre.uid !== current.metadata?.uid) {
+      throw status.conflict(target(s), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata?.uid}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== current.metadata?.resourceVersion) {
+      throw status.conflict(target(s), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion}`);
+    }
+    const meta: ObjectMeta = { ...current.metadata };
+    const pending = (meta.finalizers ?? []).length > 0 || s.def.kind === 'Namespace';
+    const grace = s.def.graceful && (current.spec as { nodeName?: string })?.nodeName
+      ? (options.gracePeriodSeconds ?? (current.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30)
+      : 0;
+    if (options.propagationPolicy === 'Orphan') meta.finalizers = [...(meta.finalizers ?? []), 'orphan'];
+    if (!pending && grace <= 0 && options.propagationPolicy !== 'Orphan') {
+      if (isDryRun(s)) return this.present(s.def, s.version, current);
+      return this.present(s.def, s.version, this.#remove(s, current));
+    }
+    // Deletion is pending: mark it and let finalizers, the node or the namespace controller finish.
+    if (!meta.deletionTimestamp) {
+      meta.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      meta.deletionGracePeriodSeconds = grace;
+    } else if (grace < (meta.deletionGracePeriodSeconds ?? 0)) {
+      // A shorter grace period may replace a longer one (e.g. --force --grace-period=0 after a normal delete).
+      meta.deletionGracePeriodSeconds = grace;
+    }
+    const next: KubeObject = { ...current, metadata: meta };
+    if (s.def.kind === 'Namespace') next.status = { ...(current.status as object), phase: 'Terminating' };
+    if (isDryRun(s)) return this.present(s.def, s.version, next);
+    if (!pending && grace <= 0) return this.present(s.def, s.version, this.#remove(s, next));
+    return this.present(s.def, s.version, this.store.update(storeKey(s.def), s.namespace ?? '', s.name ?? '', next));
+  }
+
+  /** Resolves a resource by URL parts, for handlers and built-in controllers. */
+  static resolve(group: string, version: string, plural: string): ResourceDef | undefined {
+    return findByPlural(group, version, plural);
+  }
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: string[];
+}
+
+const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+/** kube's generateName suffix: five characters from a consonant-and-digit alphabet. */
+export function randomSuffix(n = 5): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return out;
+}

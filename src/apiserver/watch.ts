@@ -1,0 +1,112 @@
+// Watch streams: newline-delimited JSON events over a chunked response, resumable
+// from a resourceVersion, with bookmarks and 410 Gone once the change log no longer
+// reaches back far enough (the client then lists again, as client-go does).
+
+import type { ServerResponse } from 'node:http';
+import type { Change, KubeObject, Store } from '../store/index.js';
+import type { Registry, RequestScope } from './registry.js';
+import { type Matcher, selectableFields } from './selectors.js';
+import { type IncludeObject, toTable } from './tables.js';
+
+export interface WatchOptions {
+  labels: Matcher;
+  fields: Matcher;
+  resourceVersion: string | null;
+  sendInitialEvents: boolean;
+  bookmarks: boolean;
+  timeoutSeconds: number;
+  bookmarkIntervalMs: number;
+  table?: { includeObject: IncludeObject };
+}
+
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export function serveWatch(res: ServerResponse, store: Store, registry: Registry, s: RequestScope, opts: WatchOptions): void {
+  const ref = { group: s.def.group, resource: s.def.plural };
+  const namespace = s.def.namespaced ? s.namespace : undefined;
+  const matches = (o: KubeObject) => opts.labels(o.metadata?.labels ?? {}) && opts.fields(selectableFields(s.def.kind, o));
+  let sentHeaders = false;
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+
+  const send = (type: EventType, obj: KubeObject) => {
+    let object: KubeObject = obj;
+    if (opts.table && type !== 'ERROR' && type !== 'BOOKMARK') {
+      object = toTable(s.def, [registry.present(s.def, s.version, obj)], {
+        includeObject: opts.table.includeObject,
+        withHeaders: !sentHeaders,
+        resourceVersion: obj.metadata?.resourceVersion,
+      });
+      sentHeaders = true;
+    } else if (type !== 'ERROR' && type !== 'BOOKMARK') object = registry.present(s.def, s.version, obj);
+    res.write(`${JSON.stringify({ type, object })}\n`);
+  };
+
+  // Which objects the client currently sees: lets label/field-filtered watches turn
+  // "stopped matching" into DELETED and "started matching" into ADDED, as kube does.
+  const visible = new Set<string>();
+  const key = (c: { namespace: string; name: string }) => `${c.namespace}/${c.name}`;
+  const onChange = (c: Change) => {
+    if (c.group !== ref.group || c.resource !== ref.resource) return;
+    if (namespace !== undefined && c.namespace !== namespace) return;
+    const k = key(c);
+    const now = matches(c.object);
+    if (c.type === 'DELETED') {
+      if (now || visible.has(k)) send('DELETED', c.object);
+      visible.delete(k);
+    } else if (now) {
+      send(c.type === 'ADDED' || !visible.has(k) ? 'ADDED' : 'MODIFIED', c.object);
+      visible.add(k);
+    } else if (visible.has(k)) {
+      send('DELETED', c.object);
+      visible.delete(k);
+    }
+  };
+
+  const rv = opts.resourceVersion;
+  if (!rv || rv === '0' || opts.sendInitialEvents) {
+    // "Get state and start at most recent": the current objects as ADDED, then changes.
+    const { items } = store.list(ref, namespace);
+    for (const o of items) {
+      if (!matches(o)) continue;
+      visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
+      send('ADDED', o);
+    }
+    if (opts.sendInitialEvents && opts.bookmarks) {
+      send('BOOKMARK', bookmark(s, store.resourceVersion, { 'k8s.io/initial-events-end': 'true' }));
+    }
+  } else {
+    const since = Number(rv);
+    const changes = Number.isFinite(since) ? store.changesSince(ref, since, namespace) : 'expired';
+    if (changes === 'expired') {
+      res.end(
+        `${JSON.stringify({
+          type: 'ERROR',
+          object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${rv} (${store.oldestResourceVersion})`, reason: 'Expired', code: 410 },
+        })}\n`,
+      );
+      return;
+    }
+    // Objects that existed at `rv` are visible to the client already.
+    for (const o of store.list(ref, namespace).items) if (matches(o)) visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
+    for (const c of changes) onChange(c);
+  }
+
+  const unsubscribe = store.subscribe(onChange);
+  const ticker = opts.bookmarks ? setInterval(() => send('BOOKMARK', bookmark(s, store.resourceVersion)), opts.bookmarkIntervalMs) : undefined;
+  const timeout = setTimeout(() => res.end(), opts.timeoutSeconds * 1000);
+  const stop = () => {
+    unsubscribe();
+    clearInterval(ticker);
+    clearTimeout(timeout);
+  };
+  res.on('close', stop);
+  res.on('error', stop);
+}
+
+function bookmark(s: RequestScope, rv: number, annotations?: Record<string, string>): KubeObject {
+  return {
+    kind: s.def.kind,
+    apiVersion: s.def.group ? `${s.def.group}/${s.version}` : s.version,
+    metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) },
+  };
+}

@@ -1,0 +1,47 @@
+// The `virtmesh` command: what kubevirtci, istioctl and virtctl do for a real cluster.
+
+import { Command } from 'commander';
+import { clusterDown, clusterStatus, clusterUp, kubeconfigPath, runForeground } from './cluster.js';
+import { readConfig } from './config.js';
+
+const cfg = readConfig();
+const program = new Command();
+
+program
+  .name('virtmesh')
+  .description('Run virtual machines inside a service mesh, on one machine (KubeVirt + Istio + Kiali, embedded).')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+const cluster = program.command('cluster').description('Start, stop and inspect the embedded cluster (like kubevirtci\'s cluster-up/cluster-down).');
+
+cluster
+  .command('up')
+  .description('Start the embedded cluster in the background; does nothing if it is already running.')
+  .option('--foreground', 'run the cluster in this process instead of as a background daemon')
+  .action(async (o: { foreground?: boolean }) => (o.foreground ? runForeground(cfg) : clusterUp(cfg)));
+
+cluster
+  .command('down')
+  .description('Stop every process of the cluster and remove everything it made.')
+  .option('--keep-state', 'keep the state directory (objects, certificates, tokens) for the next `cluster up`')
+  .action(async (o: { keepState?: boolean }) => clusterDown(cfg, Boolean(o.keepState)));
+
+cluster
+  .command('status')
+  .description('Say whether the cluster is running, where, and whether its API server answers (exit code 3 when not running).')
+  .action(async () => {
+    if (!(await clusterStatus(cfg))) process.exitCode = 3;
+  });
+
+program
+  .command('kubeconfig')
+  .description('Print the path of the cluster\'s kubeconfig, for `export KUBECONFIG=$(virtmesh kubeconfig)`.')
+  .action(() => {
+    process.stdout.write(`${kubeconfigPath(cfg)}\n`);
+  });
+
+program.parseAsync(process.argv).catch((e: Error & { code?: string }) => {
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,45 @@
+// The registry of virtmesh's own errors. Every error has a stable code
+// (VM_ERR_<PART>_<WHAT>), a message template and an HTTP status; callers check
+// `err.code`, never `instanceof`. docs/errors.md lists the same codes (a test keeps
+// them in step).
+
+interface ErrorSpec {
+  status: number;
+  /** `%s` placeholders are filled from the arguments in order. */
+  message: string;
+}
+
+export const errorSpecs = {
+  VM_ERR_STORE_NOT_FOUND: { status: 404, message: '%s "%s" not found' },
+  VM_ERR_STORE_ALREADY_EXISTS: { status: 409, message: '%s "%s" already exists' },
+  VM_ERR_STORE_CONFLICT: {
+    status: 409,
+    message: 'Operation cannot be fulfilled on %s "%s": the object has been modified; please apply your changes to the latest version and try again',
+  },
+  VM_ERR_STORE_OPEN: { status: 500, message: 'cannot open the state database at %s' },
+  VM_ERR_CLUSTER_NOT_RUNNING: { status: 503, message: 'the virtmesh cluster is not running (state directory %s); start it with `virtmesh cluster up`' },
+  VM_ERR_CLUSTER_START_TIMEOUT: { status: 504, message: 'timed out after %s waiting for %s' },
+  VM_ERR_CLUSTER_PORT_IN_USE: { status: 500, message: 'port %s on 127.0.0.1 is taken by another program; set VIRTMESH_APISERVER_PORT to a free port' },
+  VM_ERR_CLIENT_REQUEST: { status: 502, message: '%s %s failed: %s' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorSpecs;
+
+export interface VirtmeshError extends Error {
+  code: ErrorCode;
+  status: number;
+}
+
+export function createError(code: ErrorCode, args: Array<string | number> = [], cause?: unknown): VirtmeshError {
+  let i = 0;
+  const message = errorSpecs[code].message.replace(/%s/g, () => String(args[i++] ?? ''));
+  const err = new Error(message, cause === undefined ? undefined : { cause }) as VirtmeshError;
+  err.code = code;
+  err.status = errorSpecs[code].status;
+  return err;
+}
+
+export function isVirtmeshError(err: unknown, code?: ErrorCode): err is VirtmeshError {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' && c in errorSpecs && (code === undefined || c === code);
+}
