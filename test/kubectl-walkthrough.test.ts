@@ -27,7 +27,7 @@ describe('the walkthrough with stock kubectl', () => {
     const out = await c.k(['get', 'vmi,svc,net-attach-def']);
     const lines = out.split('\n');
     assert.match(lines[0], /^NAME\s+AGE\s+PHASE\s+IP\s+NODENAME\s+READY$/);
-    assert.ok(lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/istio-vmi\s+\d+s/.test(l)), out);
+    assert.ok(lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/istio-vmi\s+\d+s\s+Pending\s*$/.test(l)), out);
     assert.ok(lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/cirros-vmi\s+\d+s/.test(l)), out);
     assert.ok(lines.some((l) => /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/.test(l)), out);
     assert.ok(lines.some((l) => /^service\/istio-vmi-svc\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+8080\/TCP\s+\d+s$/.test(l)), out);

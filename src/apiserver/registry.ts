@@ -128,6 +128,11 @@ export class Registry {
     if (s.def.status && s.def.kind !== 'Namespace') delete out.status;
     defaults(s.def, out);
     if (s.def.kind === 'Namespace') out.status = { phase: 'Active' };
+    if (s.def.kind === 'VirtualMachineInstance') {
+      // KubeVirt's mutating webhook starts every VMI Pending "to avoid blank status".
+      // (Its foreground-deletion finalizer comes with the VMI controller that removes it.)
+      out.status = { phase: 'Pending', phaseTransitionTimestamps: [{ phase: 'Pending', phaseTransitionTimestamp: meta.creationTimestamp }] };
+    }
     return out;
   }
 
