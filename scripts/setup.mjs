@@ -26,7 +26,9 @@ function aptInstall(packages) {
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
-const missing = Object.entries(debian).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+const missing = Object.entries(debian)
+  .filter(([cmd]) => !has(cmd))
+  .map(([, pkg]) => pkg);
 aptInstall([...new Set(missing)]);
 
 // npm packages: install when node_modules is missing or older than the lock file.

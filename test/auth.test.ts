@@ -12,7 +12,15 @@ describe('authentication and authorization', () => {
     for (const token of ['', 'not-a-token']) {
       const r = await httpTo(c.api.url, c.api.caCert, token)('GET', '/api/v1/namespaces');
       assert.equal(r.status, 401);
-      assert.deepEqual(r.json(), { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+      assert.deepEqual(r.json(), {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'Unauthorized',
+        reason: 'Unauthorized',
+        code: 401,
+      });
     }
   });
 

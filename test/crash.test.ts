@@ -29,7 +29,12 @@ describe('crash safety', () => {
       for (let i = 0; !stop && i < 5000; i++) {
         const name = `w${w}-${i}`;
         try {
-          const r = await http('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { i: String(i) } });
+          const r = await http('POST', '/api/v1/namespaces/default/configmaps', {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name },
+            data: { i: String(i) },
+          });
           if (r.status === 201) acknowledged.set(name, Number(r.json().metadata.resourceVersion));
         } catch {
           return; // the server died under this request: not acknowledged
@@ -47,7 +52,9 @@ describe('crash safety', () => {
     children.push(second.child.pid ?? 0);
     const http2 = httpTo(second.url, second.ca, second.token);
     const list = (await http2('GET', '/api/v1/namespaces/default/configmaps')).json();
-    const stored = new Map<string, number>(list.items.map((o: { metadata: { name: string; resourceVersion: string } }) => [o.metadata.name, Number(o.metadata.resourceVersion)]));
+    const stored = new Map<string, number>(
+      list.items.map((o: { metadata: { name: string; resourceVersion: string } }) => [o.metadata.name, Number(o.metadata.resourceVersion)]),
+    );
     const lost = [...acknowledged.keys()].filter((n) => !stored.has(n));
     assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.size} acknowledged writes were lost`);
     for (const [name, rv] of acknowledged) assert.equal(stored.get(name), rv, `${name} kept its resourceVersion`);

@@ -71,7 +71,10 @@ describe('bad input through kubectl', () => {
   it('a duplicate name is AlreadyExists', async () => {
     const r = await c.kubectl(['create', '-f', '-'], walkthrough('istio-vmi.yaml'));
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.trim(), 'Error from server (AlreadyExists): error when creating "STDIN": virtualmachineinstances.kubevirt.io "istio-vmi" already exists');
+    assert.equal(
+      r.stderr.trim(),
+      'Error from server (AlreadyExists): error when creating "STDIN": virtualmachineinstances.kubevirt.io "istio-vmi" already exists',
+    );
   });
 
   it('a wrong JSON type is Invalid with the field path', async () => {
@@ -82,7 +85,7 @@ describe('bad input through kubectl', () => {
     assert.equal((await c.kubectl(['get', 'svc', 'istio-vmi-svc'])).code, 1);
   });
 
-  it('a port out of range is Invalid in kube\'s words', async () => {
+  it("a port out of range is Invalid in kube's words", async () => {
     const r = await c.kubectl(['create', '-f', '-'], walkthrough('istio-vmi-svc.yaml').replace('port: 8080', 'port: 70000'));
     assert.equal(r.code, 1);
     // targetPort defaults to port before validation, so kube reports both.
@@ -112,7 +115,10 @@ spec:
 `;
     const r = await c.kubectl(['create', '-f', '-'], vs);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error from server: error when creating "STDIN": admission webhook "validation.istio.io" denied the request: configuration is invalid: .*total destination weight 90 != 100/);
+    assert.match(
+      r.stderr,
+      /^Error from server: error when creating "STDIN": admission webhook "validation.istio.io" denied the request: configuration is invalid: .*total destination weight 90 != 100/,
+    );
     assert.equal((await c.kubectl(['get', 'vs', 'split'])).code, 1);
   });
 
@@ -122,7 +128,7 @@ spec:
     assert.equal(r.stderr.trim(), 'Error from server (NotFound): error when creating "STDIN": namespaces "nowhere" not found');
   });
 
-  it('an invalid name is Invalid with kube\'s RFC 1123 message', async () => {
+  it("an invalid name is Invalid with kube's RFC 1123 message", async () => {
     const r = await c.kubectl(['create', 'namespace', 'Bad_Name']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /The Namespace "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of/);

@@ -27,12 +27,30 @@ describe('the walkthrough with stock kubectl', () => {
     const out = await c.k(['get', 'vmi,svc,net-attach-def']);
     const lines = out.split('\n');
     assert.match(lines[0], /^NAME\s+AGE\s+PHASE\s+IP\s+NODENAME\s+READY$/);
-    assert.ok(lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/istio-vmi\s+\d+s\s+Pending\s*$/.test(l)), out);
-    assert.ok(lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/cirros-vmi\s+\d+s/.test(l)), out);
-    assert.ok(lines.some((l) => /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/.test(l)), out);
-    assert.ok(lines.some((l) => /^service\/istio-vmi-svc\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+8080\/TCP\s+\d+s$/.test(l)), out);
-    assert.ok(lines.some((l) => /^service\/kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443\/TCP/.test(l)), out);
-    assert.ok(lines.some((l) => /^networkattachmentdefinition\.k8s\.cni\.cncf\.io\/istio-cni\s+\d+s$/.test(l)), out);
+    assert.ok(
+      lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/istio-vmi\s+\d+s\s+Pending\s*$/.test(l)),
+      out,
+    );
+    assert.ok(
+      lines.some((l) => /^virtualmachineinstance\.kubevirt\.io\/cirros-vmi\s+\d+s/.test(l)),
+      out,
+    );
+    assert.ok(
+      lines.some((l) => /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/.test(l)),
+      out,
+    );
+    assert.ok(
+      lines.some((l) => /^service\/istio-vmi-svc\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+8080\/TCP\s+\d+s$/.test(l)),
+      out,
+    );
+    assert.ok(
+      lines.some((l) => /^service\/kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443\/TCP/.test(l)),
+      out,
+    );
+    assert.ok(
+      lines.some((l) => /^networkattachmentdefinition\.k8s\.cni\.cncf\.io\/istio-cni\s+\d+s$/.test(l)),
+      out,
+    );
   });
 
   it('shows wide columns and short names', async () => {
@@ -87,7 +105,10 @@ describe('the walkthrough with stock kubectl', () => {
     assert.equal((await c.k(['apply', '-f', '-'], svc)).trim(), 'service/applied-svc unchanged');
     assert.equal((await c.k(['apply', '-f', '-'], svc.replace('port: 8080', 'port: 8081'))).trim(), 'service/applied-svc configured');
     const got = JSON.parse(await c.k(['get', 'svc', 'applied-svc', '-o', 'json']));
-    assert.deepEqual(got.spec.ports.map((p: { port: number }) => p.port), [8081]);
+    assert.deepEqual(
+      got.spec.ports.map((p: { port: number }) => p.port),
+      [8081],
+    );
     const nad = walkthrough('nad.yaml').replace('name: istio-cni', 'name: applied-nad');
     assert.equal((await c.k(['apply', '-f', '-'], nad)).trim(), 'networkattachmentdefinition.k8s.cni.cncf.io/applied-nad created');
     assert.equal((await c.k(['apply', '-f', '-'], nad)).trim(), 'networkattachmentdefinition.k8s.cni.cncf.io/applied-nad unchanged');

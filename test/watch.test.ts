@@ -53,7 +53,10 @@ describe('watch', () => {
     await c.http('PUT', `${base}/w1`, { ...cm('w1'), data: { k: 'v2' } });
     await c.http('DELETE', `${base}/w1`);
     const events = await watch(c, `${base}?watch=true&resourceVersion=${rv}`, (e) => e.length >= 3);
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata?.name}`), ['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.metadata?.name}`),
+      ['ADDED w1', 'MODIFIED w1', 'DELETED w1'],
+    );
     const rvs = events.map((e) => Number(e.object.metadata?.resourceVersion));
     assert.ok(rvs[0] > Number(rv) && rvs[1] > rvs[0] && rvs[2] > rvs[1], `monotonic: ${rvs}`);
   });
@@ -82,7 +85,10 @@ describe('watch', () => {
     await new Promise((r) => setTimeout(r, 300));
     await c.http('PATCH', `${base}/sel`, { metadata: { labels: { team: 'b' } } }, { 'Content-Type': 'application/merge-patch+json' });
     const events = await pending;
-    assert.deepEqual(events.map((e) => e.type), ['ADDED', 'DELETED']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ADDED', 'DELETED'],
+    );
   });
 
   it('lets kubectl wait for a condition set through the status subresource', async () => {

@@ -3,10 +3,10 @@
 // -> the checks real clusters run as validating webhooks (KubeVirt, Istio).
 // Nothing is stored unless the whole chain passes.
 
-import { applyDefaults, validateObjectMeta, validatorsFor } from './admission/index.js';
 import { fieldErrorMessage } from './admission/field-errors.js';
+import { applyDefaults, validateObjectMeta, validatorsFor } from './admission/index.js';
 import type { AdmissionContext, KubeObject } from './admission/types.js';
-import { type ResourceDef, apiVersionOf } from './resources.js';
+import { apiVersionOf, type ResourceDef } from './resources.js';
 import { checkStructure, pruneUnknownFields } from './schema/index.js';
 import { StatusError, status } from './status.js';
 

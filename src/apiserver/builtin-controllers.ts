@@ -6,8 +6,8 @@
 
 import { isVirtmeshError } from '../errors/index.js';
 import type { Change, KubeObject, Store } from '../store/index.js';
-import { type Registry, type RequestScope } from './registry.js';
-import { type ResourceDef, findByKind, resources } from './resources.js';
+import type { Registry, RequestScope } from './registry.js';
+import { findByKind, type ResourceDef, resources } from './resources.js';
 import { StatusError } from './status.js';
 
 const MANAGER = 'virtmesh-controller-manager';
@@ -59,14 +59,14 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
 
   const withoutOwner = (o: KubeObject, uid: string): KubeObject => ({
     ...o,
-    metadata: { ...o.metadata, ownerReferences: (o.metadata?.ownerReferences as OwnerRef[]).filter((r) => r.uid !== uid) },
+    metadata: { ...o.metadata, ownerReferences: ((o.metadata?.ownerReferences ?? []) as OwnerRef[]).filter((r) => r.uid !== uid) },
   });
 
   const collectGarbage = (deleted: KubeObject, ns: string) => {
     const uid = deleted.metadata?.uid;
     if (!uid) return;
     for (const { d, o } of dependentsOf(uid, ns)) {
-      const others = (o.metadata?.ownerReferences as OwnerRef[]).filter((r) => r.uid !== uid);
+      const others = ((o.metadata?.ownerReferences ?? []) as OwnerRef[]).filter((r) => r.uid !== uid);
       const s = scope(d, o.metadata?.namespace, o.metadata?.name);
       if (others.length === 0) tolerate(() => registry.delete(s, {}));
       else tolerate(() => registry.update(s, withoutOwner(o, uid)));

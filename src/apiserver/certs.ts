@@ -1,8 +1,8 @@
 // The cluster's certificate authority and the API server's serving certificate,
 // made once at first start and kept in the state directory (ECDSA P-256).
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // @peculiar/x509 uses decorators that need the reflect-metadata polyfill loaded first.
 import 'reflect-metadata';
@@ -21,7 +21,10 @@ export interface Pki {
 
 async function pemKey(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
 async function makePki(): Promise<Pki> {

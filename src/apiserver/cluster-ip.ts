@@ -2,11 +2,10 @@
 // ipallocator does: a requested address must be in range and free; otherwise the
 // next free address is handed out. The first address is reserved for `kubernetes`.
 
-import type { KubeObject } from './admission/types.js';
 import type { Store } from '../store/index.js';
-import { type Target, status } from './status.js';
+import type { KubeObject } from './admission/types.js';
+import { status, type Target } from './status.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: reads Service specs as plain JSON
 type Any = any;
 
 const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -53,7 +52,9 @@ export class ClusterIPAllocator {
     let n: number;
     if (requested) {
       const bad = (why: string) =>
-        status.invalid(t, [{ type: 'FieldValueInvalid', field: 'spec.clusterIPs', badValue: [requested], detail: `failed to allocate IP ${requested}: ${why}` }]);
+        status.invalid(t, [
+          { type: 'FieldValueInvalid', field: 'spec.clusterIPs', badValue: [requested], detail: `failed to allocate IP ${requested}: ${why}` },
+        ]);
       if (!isIPv4(requested)) throw bad('not a valid IPv4 address');
       n = toInt(requested);
       if (!this.#inRange(n)) throw bad(`the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.cidr}`);
@@ -79,14 +80,22 @@ export class ClusterIPAllocator {
     return -1;
   }
 
-  /** On update the address never changes; an omitted one is kept. */
+  /**
+   * Before validating an update, as kube-apiserver does: an omitted address is carried
+   * over, and clusterIPs follows a changed clusterIP, so validation can say the address
+   * "may not change once set".
+   */
   keep(current: KubeObject, next: KubeObject): KubeObject {
     const cur = current as Any;
     const svc = next as Any;
     if (!cur.spec?.clusterIP) return next;
     svc.spec ??= {};
     if (!svc.spec.clusterIP) svc.spec.clusterIP = cur.spec.clusterIP;
-    if (!svc.spec.clusterIPs?.length) svc.spec.clusterIPs = cur.spec.clusterIPs ?? [cur.spec.clusterIP];
+    const oldIPs: string[] = cur.spec.clusterIPs ?? [cur.spec.clusterIP];
+    const sameAsOld = JSON.stringify(svc.spec.clusterIPs ?? oldIPs) === JSON.stringify(oldIPs);
+    if (!svc.spec.clusterIPs?.length || (sameAsOld && svc.spec.clusterIP !== cur.spec.clusterIP)) {
+      svc.spec.clusterIPs = [svc.spec.clusterIP, ...oldIPs.slice(1)];
+    }
     return next;
   }
 

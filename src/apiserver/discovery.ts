@@ -1,6 +1,6 @@
 // API discovery (/api, /apis, group versions) and /version, derived from the resource list.
 
-import { type ResourceDef, apiGroups, apiVersionOf, resourcesIn } from './resources.js';
+import { apiGroups, apiVersionOf, type ResourceDef, resourcesIn } from './resources.js';
 
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-virtmesh' };
 
@@ -50,9 +50,7 @@ function resourceEntries(r: ResourceDef) {
     ...(r.shortNames ? { shortNames: r.shortNames } : {}),
     ...(r.categories ? { categories: r.categories } : {}),
   };
-  const sub = r.status
-    ? [{ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]
-    : [];
+  const sub = r.status ? [{ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }] : [];
   return [main, ...sub];
 }
 

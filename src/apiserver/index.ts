@@ -9,9 +9,9 @@ import { bootstrap, startBuiltinControllers } from './builtin-controllers.js';
 import { loadOrCreatePki } from './certs.js';
 import { ClusterIPAllocator } from './cluster-ip.js';
 import { Registry } from './registry.js';
-import { type User, createApiServer } from './server.js';
+import { createApiServer, type User } from './server.js';
 
-export { resources, type ResourceDef } from './resources.js';
+export { type ResourceDef, resources } from './resources.js';
 export { humanDuration } from './tables.js';
 
 export interface ApiServerConfig {

@@ -4,8 +4,8 @@
 // to us, and `kubectl explain` reads the schemas.
 
 import { createHash } from 'node:crypto';
+import { apiGroups, apiVersionOf, type ResourceDef, resourcesIn } from './resources.js';
 import { schemaFor } from './schema/index.js';
-import { type ResourceDef, apiGroups, apiVersionOf, resourcesIn } from './resources.js';
 
 const gvPath = (group: string, version: string) => (group ? `apis/${group}/${version}` : `api/${version}`);
 
@@ -20,7 +20,10 @@ const queryParam = (name: string, description: string) => ({ name, in: 'query', 
 const commonWriteParams = [
   queryParam('dryRun', 'When present, indicates that modifications should not be persisted.'),
   queryParam('fieldManager', 'fieldManager is a name associated with the actor or entity that is making these changes.'),
-  queryParam('fieldValidation', 'fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.'),
+  queryParam(
+    'fieldValidation',
+    'fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.',
+  ),
 ];
 
 function operations(r: ResourceDef, version: string) {

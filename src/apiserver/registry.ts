@@ -7,19 +7,11 @@ import { isVirtmeshError } from '../errors/index.js';
 import type { ObjectMeta, Store } from '../store/index.js';
 import type { AdmissionContext, KubeObject, Operation } from './admission/types.js';
 import { checkTypeMeta, decode, defaults, parseFieldValidation, validate } from './admit.js';
-import { type ClusterIPAllocator } from './cluster-ip.js';
-import {
-  PatchError,
-  type PatchType,
-  applyJsonPatch,
-  applyMergePatch,
-  applyStrategicMergePatch,
-  recordUpdate,
-  serverSideApply,
-} from './patch/index.js';
-import { type ResourceDef, apiVersionOf, findByPlural } from './resources.js';
+import type { ClusterIPAllocator } from './cluster-ip.js';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, type PatchType, recordUpdate, serverSideApply } from './patch/index.js';
+import { apiVersionOf, findByPlural, type ResourceDef } from './resources.js';
 import { type Matcher, selectableFields } from './selectors.js';
-import { StatusError, type Target, status } from './status.js';
+import { StatusError, status, type Target } from './status.js';
 
 /** Everything a handler knows about one request. */
 export interface RequestScope {
@@ -67,9 +59,7 @@ export class Registry {
   list(s: RequestScope, labels: Matcher, fields: Matcher): { items: KubeObject[]; resourceVersion: string } {
     const { items, resourceVersion } = this.store.list(storeKey(s.def), s.def.namespaced ? s.namespace : undefined);
     return {
-      items: items
-        .filter((o) => labels(o.metadata?.labels ?? {}) && fields(selectableFields(s.def.kind, o)))
-        .map((o) => this.present(s.def, s.version, o)),
+      items: items.filter((o) => labels(o.metadata?.labels ?? {}) && fields(selectableFields(s.def.kind, o))).map((o) => this.present(s.def, s.version, o)),
       resourceVersion: String(resourceVersion),
     };
   }
@@ -119,7 +109,17 @@ export class Registry {
   /** Server-owned fields of a new object. */
   #initialize(s: RequestScope, obj: KubeObject): KubeObject {
     const meta: ObjectMeta = { ...obj.metadata };
-    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'generation', 'selfLink']) delete meta[k];
+    for (const k of [
+      'uid',
+      'resourceVersion',
+      'creationTimestamp',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+      'managedFields',
+      'generation',
+      'selfLink',
+    ])
+      delete meta[k];
     meta.uid = randomUUID();
     meta.creationTimestamp = nowRFC3339();
     if (s.def.custom || s.def.kind === 'Pod') meta.generation = 1;
@@ -247,15 +247,22 @@ export class Registry {
     if (cm.deletionTimestamp) {
       const added = (meta.finalizers ?? []).filter((f) => !(cm.finalizers ?? []).includes(f));
       if (added.length > 0) {
-        throw status.invalid(target(s), [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: 'no new finalizers can be added if the object is being deleted' }]);
+        throw status.invalid(target(s), [
+          { type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: 'no new finalizers can be added if the object is being deleted' },
+        ]);
       }
     }
     defaults(s.def, obj);
-    validate(s.def, obj, this.admissionContext('UPDATE', current));
     if (s.def.kind === 'Service') obj = this.clusterIPs.keep(current, obj);
+    validate(s.def, obj, this.admissionContext('UPDATE', current));
     if (meta.generation !== undefined && specOf(obj) !== specOf(current)) meta.generation = (cm.generation ?? 0) + 1;
     if (!applied) {
-      obj = recordUpdate(current, obj, { manager: manager(s), now: nowRFC3339(), apiVersion: apiVersionOf(s.def.group, s.version), subresource: s.subresource });
+      obj = recordUpdate(current, obj, {
+        manager: manager(s),
+        now: nowRFC3339(),
+        apiVersion: apiVersionOf(s.def.group, s.version),
+        subresource: s.subresource,
+      });
     }
     if (isDryRun(s)) return this.present(s.def, s.version, obj);
     const ref = storeKey(s.def);
@@ -264,7 +271,8 @@ export class Registry {
       if (finalized) return this.present(s.def, s.version, this.#remove(s, obj));
       return this.present(s.def, s.version, this.store.update(ref, s.namespace ?? '', s.name ?? '', obj, current.metadata?.resourceVersion));
     } catch (e) {
-      if (isVirtmeshError(e, 'VM_ERR_STORE_CONFLICT')) throw status.conflict(target(s), 'the object has been modified; please apply your changes to the latest version and try again');
+      if (isVirtmeshError(e, 'VM_ERR_STORE_CONFLICT'))
+        throw status.conflict(target(s), 'the object has been modified; please apply your changes to the latest version and try again');
       throw e;
     }
   }
@@ -274,8 +282,8 @@ export class Registry {
     return Boolean(def.graceful && (obj.spec as { nodeName?: string } | undefined)?.nodeName && (obj.metadata?.deletionGracePeriodSeconds ?? 0) > 0);
   }
 
-  #remove(s: RequestScope, obj: KubeObject): KubeObject {
-    const removed = this.store.delete(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+  #remove(s: RequestScope, finalState: KubeObject): KubeObject {
+    const removed = this.store.delete(storeKey(s.def), s.namespace ?? '', s.name ?? '', undefined, finalState);
     if (s.def.kind === 'Service') this.clusterIPs.release(removed);
     return removed;
   }
@@ -288,13 +296,17 @@ export class Registry {
       throw status.conflict(target(s), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata?.uid}`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== current.metadata?.resourceVersion) {
-      throw status.conflict(target(s), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion}`);
+      throw status.conflict(
+        target(s),
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion}`,
+      );
     }
     const meta: ObjectMeta = { ...current.metadata };
     const pending = (meta.finalizers ?? []).length > 0 || s.def.kind === 'Namespace';
-    const grace = s.def.graceful && (current.spec as { nodeName?: string })?.nodeName
-      ? (options.gracePeriodSeconds ?? (current.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30)
-      : 0;
+    const grace =
+      s.def.graceful && (current.spec as { nodeName?: string })?.nodeName
+        ? (options.gracePeriodSeconds ?? (current.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30)
+        : 0;
     if (options.propagationPolicy === 'Orphan') meta.finalizers = [...(meta.finalizers ?? []), 'orphan'];
     if (!pending && grace <= 0 && options.propagationPolicy !== 'Orphan') {
       if (isDryRun(s)) return this.present(s.def, s.version, current);

@@ -1,7 +1,7 @@
 // Maps a request path onto the API: discovery documents or a resource request
 // (group, version, resource, namespace, name, subresource), as kube-apiserver lays them out.
 
-import { type ResourceDef, findByPlural } from './resources.js';
+import { findByPlural, type ResourceDef } from './resources.js';
 import { status } from './status.js';
 
 export interface ResourceRoute {

@@ -39,24 +39,17 @@ function parseLabelTerm(term: string): Requirement {
   throw new SelectorError(`unable to parse requirement: ${JSON.stringify(term)}`);
 }
 
+const operators: Record<Requirement['op'], (v: string | undefined, values: string[]) => boolean> = {
+  exists: (v) => v !== undefined,
+  '!': (v) => v === undefined,
+  '=': (v, values) => v === values[0],
+  '!=': (v, values) => v !== values[0],
+  in: (v, values) => v !== undefined && values.includes(v),
+  notin: (v, values) => v === undefined || !values.includes(v),
+};
+
 function matches(reqs: Requirement[], fields: Record<string, string | undefined>): boolean {
-  return reqs.every((r) => {
-    const v = fields[r.key];
-    switch (r.op) {
-      case 'exists':
-        return v !== undefined;
-      case '!':
-        return v === undefined;
-      case '=':
-        return v === r.values[0];
-      case '!=':
-        return v !== r.values[0];
-      case 'in':
-        return v !== undefined && r.values.includes(v);
-      case 'notin':
-        return v === undefined || !r.values.includes(v);
-    }
-  });
+  return reqs.every((r) => operators[r.op](fields[r.key], 'values' in r ? r.values : []));
 }
 
 export function parseLabelSelector(s: string | null | undefined): Matcher {
@@ -77,7 +70,6 @@ export function parseFieldSelector(s: string | null | undefined, supported: stri
   return (fields) => matches(reqs, fields);
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: field extraction reads loosely typed JSON
 type Any = any;
 const extra: Record<string, (o: Any) => Record<string, string | undefined>> = {
   Pod: (o) => ({

@@ -1,21 +1,21 @@
 // The HTTPS front of the API server: authentication, authorization, routing,
 // content negotiation, and the one "rescue" that turns any error into a Status.
 
-import { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
 import type { KubeObject, Store } from '../store/index.js';
+import type { Pki } from './certs.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
 import { openapiDocumentBytes, openapiRoot } from './openapi.js';
 import { patchTypeOf } from './patch/index.js';
-import { type DeleteOptions, type Registry, type RequestScope } from './registry.js';
+import type { DeleteOptions, Registry, RequestScope } from './registry.js';
 import { parseResourcePath, type ResourceRoute } from './routes.js';
-import { SelectorError, parseFieldSelector, parseLabelSelector, supportedFieldLabels } from './selectors.js';
+import { parseFieldSelector, parseLabelSelector, SelectorError, supportedFieldLabels } from './selectors.js';
 import { StatusError, status, successStatus } from './status.js';
 import { type IncludeObject, toTable } from './tables.js';
 import { serveWatch } from './watch.js';
-import type { Pki } from './certs.js';
 
 export interface User {
   name: string;
@@ -93,10 +93,12 @@ function forbidden(user: User, verb: string, route: ResourceRoute): StatusError 
   const what = route.subresource ? `${route.def.plural}/${route.subresource}` : route.def.plural;
   const subject = route.name ? `${route.def.plural} "${route.name}"` : route.def.plural;
   const scope = route.namespace ? `in the namespace "${route.namespace}"` : 'at the cluster scope';
-  return status.forbidden(
-    `${subject} is forbidden: User "${user.name}" cannot ${verb} resource "${what}" in API group "${route.def.group}" ${scope}`,
-    { group: route.def.group, resource: route.def.plural, kind: route.def.kind, name: route.name },
-  );
+  return status.forbidden(`${subject} is forbidden: User "${user.name}" cannot ${verb} resource "${what}" in API group "${route.def.group}" ${scope}`, {
+    group: route.def.group,
+    resource: route.def.plural,
+    kind: route.def.kind,
+    name: route.name,
+  });
 }
 
 export function createApiServer(opts: ApiServerOptions): { server: Server; listen(): Promise<number>; close(): Promise<void> } {
@@ -227,12 +229,20 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
         // Like kube-apiserver: a pending deletion, a custom resource or a Service comes back as the object;
         // other kinds deleted at once come back as a Success status naming what went.
         const returnsObject = out.metadata?.deletionTimestamp || def.custom || def.kind === 'Service';
-        return respond(200, returnsObject ? out : successStatus({ group: def.group, resource: def.plural, kind: def.kind, name: route.name }, out.metadata?.uid));
+        return respond(
+          200,
+          returnsObject ? out : successStatus({ group: def.group, resource: def.plural, kind: def.kind, name: route.name }, out.metadata?.uid),
+        );
       }
       const { labels, fields } = selectors();
       const { items } = registry.list(scope, labels, fields);
       const deleted = items.map((o) => registry.delete({ ...scope, namespace: o.metadata?.namespace, name: o.metadata?.name }, options));
-      return respond(200, { kind: `${route.def.kind}List`, apiVersion: route.def.group ? `${route.def.group}/${route.version}` : route.version, metadata: {}, items: deleted });
+      return respond(200, {
+        kind: `${route.def.kind}List`,
+        apiVersion: route.def.group ? `${route.def.group}/${route.version}` : route.version,
+        metadata: {},
+        items: deleted,
+      });
     }
     throw status.methodNotAllowed(`the server does not allow this method on the requested resource`);
   };

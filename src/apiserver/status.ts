@@ -58,10 +58,8 @@ const details = (t: Target, extra: Partial<StatusDetails> = {}): StatusDetails =
 
 export const status = {
   notFound: (t: Target) => new StatusError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, details(t)),
-  alreadyExists: (t: Target) =>
-    new StatusError(409, 'AlreadyExists', `${qualified(t)} "${t.name}" already exists`, details(t)),
-  conflict: (t: Target, why: string) =>
-    new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${t.name}": ${why}`, details(t)),
+  alreadyExists: (t: Target) => new StatusError(409, 'AlreadyExists', `${qualified(t)} "${t.name}" already exists`, details(t)),
+  conflict: (t: Target, why: string) => new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${t.name}": ${why}`, details(t)),
   badRequest: (message: string) => new StatusError(400, 'BadRequest', message),
   /** 422 with field causes, phrased `Kind "name" is invalid: field: Invalid value: ...`. */
   invalid: (t: Target, errors: FieldError[]) => {

@@ -39,11 +39,9 @@ export function humanDuration(ms: number): string {
   return `${years}y`;
 }
 
-const since = (ts: unknown, now: number): string =>
-  typeof ts === 'string' && ts ? humanDuration(now - Date.parse(ts)) : '<unknown>';
+const since = (ts: unknown, now: number): string => (typeof ts === 'string' && ts ? humanDuration(now - Date.parse(ts)) : '<unknown>');
 const age = (o: KubeObject, now: number) => since(o.metadata?.creationTimestamp, now);
 
-// biome-ignore lint/suspicious/noExplicitAny: printers read loosely typed JSON
 type Any = any;
 const col = (name: string, type: Column['type'] = 'string', priority = 0): Column => ({ name, type, priority });
 const nameCol: Column = { name: 'Name', type: 'string', format: 'name', priority: 0 };
@@ -86,9 +84,7 @@ function podStatus(pod: Any): string {
 function servicePorts(svc: Any): string {
   const ports = svc.spec?.ports ?? [];
   if (ports.length === 0) return '<none>';
-  return ports
-    .map((p: Any) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`))
-    .join(',');
+  return ports.map((p: Any) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(',');
 }
 
 function externalIP(svc: Any): string {
@@ -122,10 +118,13 @@ function endpointsList(ep: Any): string {
 }
 
 const selectorString = (sel: Record<string, string> | undefined) =>
-  sel && Object.keys(sel).length ? Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
+  sel && Object.keys(sel).length
+    ? Object.entries(sel)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : '<none>';
 
-const condition = (o: Any, type: string): string | null =>
-  (o.status?.conditions ?? []).find((c: Any) => c.type === type)?.status ?? null;
+const condition = (o: Any, type: string): string | null => (o.status?.conditions ?? []).find((c: Any) => c.type === type)?.status ?? null;
 
 /** CRD printer columns render arrays as JSON and missing values as empty cells. */
 const jsonCell = (v: unknown): Cell => (v === undefined || v === null ? null : Array.isArray(v) ? JSON.stringify(v) : (v as Cell));
@@ -133,21 +132,58 @@ const jsonCell = (v: unknown): Cell => (v === undefined || v === null ? null : A
 const printers: Record<string, Printer> = {
   Namespace: { columns: [nameCol, col('Status'), ageCol], cells: (o: Any, now) => [o.status?.phase ?? 'Active', age(o, now)] },
   Pod: {
-    columns: [nameCol, col('Ready'), col('Status'), col('Restarts', 'string'), ageCol, col('IP', 'string', 1), col('Node', 'string', 1), col('Nominated Node', 'string', 1), col('Readiness Gates', 'string', 1)],
+    columns: [
+      nameCol,
+      col('Ready'),
+      col('Status'),
+      col('Restarts', 'string'),
+      ageCol,
+      col('IP', 'string', 1),
+      col('Node', 'string', 1),
+      col('Nominated Node', 'string', 1),
+      col('Readiness Gates', 'string', 1),
+    ],
     cells: (o: Any, now) => {
       const statuses = o.status?.containerStatuses ?? [];
       const ready = statuses.filter((c: Any) => c.ready).length;
       const restarts = statuses.reduce((n: number, c: Any) => n + (c.restartCount ?? 0), 0);
-      return [`${ready}/${(o.spec?.containers ?? []).length}`, podStatus(o), restarts, age(o, now), o.status?.podIP || '<none>', o.spec?.nodeName || '<none>', o.status?.nominatedNodeName || '<none>', '<none>'];
+      return [
+        `${ready}/${(o.spec?.containers ?? []).length}`,
+        podStatus(o),
+        restarts,
+        age(o, now),
+        o.status?.podIP || '<none>',
+        o.spec?.nodeName || '<none>',
+        o.status?.nominatedNodeName || '<none>',
+        '<none>',
+      ];
     },
   },
   Service: {
     columns: [nameCol, col('Type'), col('Cluster-IP'), col('External-IP'), col('Port(s)'), ageCol, col('Selector', 'string', 1)],
-    cells: (o: Any, now) => [o.spec?.type ?? 'ClusterIP', o.spec?.clusterIP || '<none>', externalIP(o), servicePorts(o), age(o, now), selectorString(o.spec?.selector)],
+    cells: (o: Any, now) => [
+      o.spec?.type ?? 'ClusterIP',
+      o.spec?.clusterIP || '<none>',
+      externalIP(o),
+      servicePorts(o),
+      age(o, now),
+      selectorString(o.spec?.selector),
+    ],
   },
   Endpoints: { columns: [nameCol, col('Endpoints'), ageCol], cells: (o, now) => [endpointsList(o), age(o, now)] },
   Event: {
-    columns: [col('Last Seen'), col('Type'), col('Reason'), col('Object'), col('Message'), col('Subobject', 'string', 1), col('Source', 'string', 1), col('First Seen', 'string', 1), col('Count', 'integer', 1), { ...nameCol, priority: 1 }],
+    columns: [
+      col('Last Seen'),
+      col('Type'),
+      col('Reason'),
+      col('Object'),
+      col('Message'),
+      col('Subobject', 'string', 1),
+      col('Source', 'string', 1),
+      col('First Seen', 'string', 1),
+      col('Count', 'integer', 1),
+      { ...nameCol, priority: 1 },
+    ],
     cells: (o: Any, now) => [
       since(o.lastTimestamp || o.eventTime || o.firstTimestamp || o.metadata?.creationTimestamp, now),
       o.type ?? '',
@@ -161,8 +197,14 @@ const printers: Record<string, Printer> = {
       o.metadata?.name ?? '',
     ],
   },
-  ConfigMap: { columns: [nameCol, col('Data', 'integer'), ageCol], cells: (o: Any, now) => [Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length, age(o, now)] },
-  Secret: { columns: [nameCol, col('Type'), col('Data', 'integer'), ageCol], cells: (o: Any, now) => [o.type ?? 'Opaque', Object.keys(o.data ?? {}).length, age(o, now)] },
+  ConfigMap: {
+    columns: [nameCol, col('Data', 'integer'), ageCol],
+    cells: (o: Any, now) => [Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length, age(o, now)],
+  },
+  Secret: {
+    columns: [nameCol, col('Type'), col('Data', 'integer'), ageCol],
+    cells: (o: Any, now) => [o.type ?? 'Opaque', Object.keys(o.data ?? {}).length, age(o, now)],
+  },
   ServiceAccount: { columns: [nameCol, col('Secrets', 'integer'), ageCol], cells: (o: Any, now) => [(o.secrets ?? []).length, age(o, now)] },
   EndpointSlice: {
     columns: [nameCol, col('AddressType'), col('Ports'), col('Endpoints'), ageCol],
@@ -175,13 +217,24 @@ const printers: Record<string, Printer> = {
   },
   VirtualMachineInstance: {
     columns: [nameCol, ageCol, col('Phase'), col('IP'), col('NodeName'), col('Ready'), col('Live-Migratable', 'string', 1), col('Paused', 'string', 1)],
-    cells: (o: Any, now) => [age(o, now), jsonCell(o.status?.phase), jsonCell(o.status?.interfaces?.[0]?.ipAddress), jsonCell(o.status?.nodeName), condition(o, 'Ready'), condition(o, 'LiveMigratable'), condition(o, 'Paused')],
+    cells: (o: Any, now) => [
+      age(o, now),
+      jsonCell(o.status?.phase),
+      jsonCell(o.status?.interfaces?.[0]?.ipAddress),
+      jsonCell(o.status?.nodeName),
+      condition(o, 'Ready'),
+      condition(o, 'LiveMigratable'),
+      condition(o, 'Paused'),
+    ],
   },
   VirtualMachine: {
     columns: [nameCol, ageCol, col('Status'), col('Ready')],
     cells: (o: Any, now) => [age(o, now), jsonCell(o.status?.printableStatus), condition(o, 'Ready')],
   },
-  VirtualService: { columns: [nameCol, col('Gateways'), col('Hosts'), ageCol], cells: (o: Any, now) => [jsonCell(o.spec?.gateways), jsonCell(o.spec?.hosts), age(o, now)] },
+  VirtualService: {
+    columns: [nameCol, col('Gateways'), col('Hosts'), ageCol],
+    cells: (o: Any, now) => [jsonCell(o.spec?.gateways), jsonCell(o.spec?.hosts), age(o, now)],
+  },
   DestinationRule: { columns: [nameCol, col('Host'), ageCol], cells: (o: Any, now) => [jsonCell(o.spec?.host), age(o, now)] },
   ServiceEntry: {
     columns: [nameCol, col('Hosts'), col('Location'), col('Resolution'), ageCol],
@@ -216,12 +269,7 @@ export function toTable(
     columnDefinitions: opts.withHeaders === false ? [] : printer.columns.map((c) => ({ description: '', format: '', ...c, priority: c.priority ?? 0 })),
     rows: items.map((o) => ({
       cells: hasName ? [o.metadata?.name ?? '', ...printer.cells(o, now)] : printer.cells(o, now),
-      object:
-        include === 'None'
-          ? undefined
-          : include === 'Object'
-            ? o
-            : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+      object: include === 'None' ? undefined : include === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
     })),
   };
 }

@@ -81,13 +81,22 @@ export function serveWatch(res: ServerResponse, store: Store, registry: Registry
       res.end(
         `${JSON.stringify({
           type: 'ERROR',
-          object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${rv} (${store.oldestResourceVersion})`, reason: 'Expired', code: 410 },
+          object: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: `too old resource version: ${rv} (${store.oldestResourceVersion})`,
+            reason: 'Expired',
+            code: 410,
+          },
         })}\n`,
       );
       return;
     }
     // Objects that existed at `rv` are visible to the client already.
-    for (const o of store.list(ref, namespace).items) if (matches(o)) visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
+    for (const o of store.list(ref, namespace).items)
+      if (matches(o)) visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
     for (const c of changes) onChange(c);
   }
 

@@ -13,7 +13,7 @@ program
   .version('0.1.0')
   .showHelpAfterError();
 
-const cluster = program.command('cluster').description('Start, stop and inspect the embedded cluster (like kubevirtci\'s cluster-up/cluster-down).');
+const cluster = program.command('cluster').description("Start, stop and inspect the embedded cluster (like kubevirtci's cluster-up/cluster-down).");
 
 cluster
   .command('up')
@@ -36,7 +36,7 @@ cluster
 
 program
   .command('kubeconfig')
-  .description('Print the path of the cluster\'s kubeconfig, for `export KUBECONFIG=$(virtmesh kubeconfig)`.')
+  .description("Print the path of the cluster's kubeconfig, for `export KUBECONFIG=$(virtmesh kubeconfig)`.")
   .action(() => {
     process.stdout.write(`${kubeconfigPath(cfg)}\n`);
   });

@@ -1,2 +1,2 @@
-export { Store, type Change, type ChangeType, type ResourceRef, type StoreOptions } from './sqlite-store.js';
 export type { KubeObject, ObjectMeta } from './kube-object.js';
+export { type Change, type ChangeType, type ResourceRef, Store, type StoreOptions } from './sqlite-store.js';

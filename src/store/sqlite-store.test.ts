@@ -45,7 +45,10 @@ describe('Store', () => {
     s.delete(pods, 'one', 'p');
     const all = s.changesSince(pods, start);
     assert.ok(all !== 'expired');
-    assert.deepEqual(all.map((c) => `${c.type} ${c.namespace}/${c.name}`), ['ADDED one/p', 'ADDED two/q', 'DELETED one/p']);
+    assert.deepEqual(
+      all.map((c) => `${c.type} ${c.namespace}/${c.name}`),
+      ['ADDED one/p', 'ADDED two/q', 'DELETED one/p'],
+    );
     const one = s.changesSince(pods, start, 'one');
     assert.ok(one !== 'expired' && one.length === 2);
     for (let i = 0; i < 20; i++) s.create(pods, 'two', `n${i}`, { metadata: { name: `n${i}` } });

@@ -61,11 +61,11 @@ export class Store {
     `);
     this.#changeLogSize = opts.changeLogSize ?? 20000;
     this.#stmts = this.prepare();
-    const max = this.#db
-      .prepare('SELECT MAX(rv) AS rv FROM (SELECT MAX(rv) AS rv FROM changes UNION ALL SELECT MAX(rv) FROM objects)')
-      .get() as { rv: number | null };
+    const max = this.#db.prepare('SELECT MAX(rv) AS rv FROM (SELECT MAX(rv) AS rv FROM changes UNION ALL SELECT MAX(rv) FROM objects)').get() as {
+      rv: number | null;
+    };
     this.#rv = max.rv ?? 0;
-    this.#oldestRv = ((this.#db.prepare('SELECT MIN(rv) AS rv FROM changes').get() as { rv: number | null }).rv ?? this.#rv + 1);
+    this.#oldestRv = (this.#db.prepare('SELECT MIN(rv) AS rv FROM changes').get() as { rv: number | null }).rv ?? this.#rv + 1;
   }
 
   private prepare() {
@@ -97,9 +97,7 @@ export class Store {
   /** All objects of a resource (in one namespace, or all when namespace is undefined), with the list's resourceVersion. */
   list(ref: ResourceRef, namespace?: string): { items: KubeObject[]; resourceVersion: number } {
     const rows = (
-      namespace === undefined
-        ? this.#stmts.listAll.all(ref.group, ref.resource)
-        : this.#stmts.listNs.all(ref.group, ref.resource, namespace)
+      namespace === undefined ? this.#stmts.listAll.all(ref.group, ref.resource) : this.#stmts.listNs.all(ref.group, ref.resource, namespace)
     ) as Array<{ data: string }>;
     return { items: rows.map((r) => JSON.parse(r.data)), resourceVersion: this.#rv };
   }
@@ -109,6 +107,7 @@ export class Store {
       if (this.#stmts.get.get(ref.group, ref.resource, namespace, name)) {
         throw createError('VM_ERR_STORE_ALREADY_EXISTS', [qualified(ref), name]);
       }
+      return undefined;
     });
   }
 
@@ -117,12 +116,9 @@ export class Store {
     return this.#write(ref, namespace, name, 'MODIFIED', obj, () => this.#checkCurrent(ref, namespace, name, expectedRv));
   }
 
-  delete(ref: ResourceRef, namespace: string, name: string, expectedRv?: string): KubeObject {
-    let last: KubeObject | undefined;
-    return this.#write(ref, namespace, name, 'DELETED', undefined, () => {
-      last = this.#checkCurrent(ref, namespace, name, expectedRv);
-      return last;
-    });
+  /** Removes an object; the DELETED change carries `finalState` when given (e.g. with its last finalizer gone). */
+  delete(ref: ResourceRef, namespace: string, name: string, expectedRv?: string, finalState?: KubeObject): KubeObject {
+    return this.#write(ref, namespace, name, 'DELETED', finalState, () => this.#checkCurrent(ref, namespace, name, expectedRv));
   }
 
   #checkCurrent(ref: ResourceRef, namespace: string, name: string, expectedRv?: string): KubeObject {
@@ -134,14 +130,7 @@ export class Store {
     return current;
   }
 
-  #write(
-    ref: ResourceRef,
-    namespace: string,
-    name: string,
-    type: ChangeType,
-    obj: KubeObject | undefined,
-    precheck: () => KubeObject | undefined | void,
-  ): KubeObject {
+  #write(ref: ResourceRef, namespace: string, name: string, type: ChangeType, obj: KubeObject | undefined, precheck: () => KubeObject | undefined): KubeObject {
     const s = this.#stmts;
     const commit = this.#db.transaction(() => {
       const previous = precheck();

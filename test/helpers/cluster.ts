@@ -26,24 +26,31 @@ export interface TestCluster {
   /** kubectl that must succeed; returns stdout. */
   k(args: string[], input?: string): Promise<string>;
   /** A raw request to the API server as admin (or with the given token). */
-  http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; json(): any }>;
+  http(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; json(): any }>;
+}
+
+/** Runs a command to completion, feeding `input` on stdin; never rejects. */
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
 
 export function kubectlIn(dir: string, kubeconfig: string) {
+  // A private HOME keeps kubectl's discovery cache inside the test's directory.
   return (args: string[], input?: string, opts: { kubeconfig?: string } = {}) =>
-    new Promise<KubectlResult>((resolve) => {
-      const child = spawn('kubectl', args, {
-        // A private HOME keeps kubectl's discovery cache inside the test's directory.
-        env: { PATH: process.env.PATH, HOME: dir, KUBECONFIG: opts.kubeconfig ?? kubeconfig, KUBECACHEDIR: join(dir, 'kube-cache') },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      child.stdin.end(input ?? '');
-    });
+    runCommand('kubectl', args, { PATH: process.env.PATH, HOME: dir, KUBECONFIG: opts.kubeconfig ?? kubeconfig, KUBECACHEDIR: join(dir, 'kube-cache') }, input);
 }
 
 export function httpTo(url: string, ca: string, token: string) {
@@ -69,7 +76,12 @@ export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: 
   const cluster = {} as TestCluster;
   before(async () => {
     cluster.dir = mkdtempSync(join(tmpdir(), 'virtmesh-test-'));
-    cluster.api = await startApiServer({ stateDir: join(cluster.dir, 'state'), port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs, changeLogSize: opts.changeLogSize });
+    cluster.api = await startApiServer({
+      stateDir: join(cluster.dir, 'state'),
+      port: 0,
+      bookmarkIntervalMs: opts.bookmarkIntervalMs,
+      changeLogSize: opts.changeLogSize,
+    });
     cluster.kubectl = kubectlIn(cluster.dir, cluster.api.kubeconfigPath);
     cluster.k = async (args, input) => {
       const r = await cluster.kubectl(args, input);

@@ -3,21 +3,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type KubectlResult, runCommand } from './cluster.js';
 
 export const bin = join(import.meta.dirname, '..', '..', 'bin', 'virtmesh.js');
 
-export function virtmesh(args: string[], stateDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, VIRTMESH_STATE_DIR: stateDir, VIRTMESH_APISERVER_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+export function virtmesh(args: string[], stateDir: string): Promise<KubectlResult> {
+  return runCommand(process.execPath, [bin, ...args], { ...process.env, VIRTMESH_STATE_DIR: stateDir, VIRTMESH_APISERVER_PORT: '0' });
 }
 
 /** The daemon in the foreground, as a child we can kill; resolves once it serves. */

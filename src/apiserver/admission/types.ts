@@ -2,6 +2,7 @@ import type { FieldError } from './field-errors.js';
 
 /** A stored Kubernetes object, as plain JSON (defined by the store, the lowest layer). */
 export type { KubeObject } from '../../store/index.js';
+
 import type { KubeObject } from '../../store/index.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';

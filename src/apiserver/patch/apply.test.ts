@@ -109,7 +109,7 @@ describe('serverSideApply', () => {
   it('conflicts (409) with an Update manager that owns a changed field', () => {
     const edited = recordUpdate(
       created(),
-      { ...created(), spec: { ...created().spec, ports: [{ name: 'http', port: 80, targetPort: 9090 }] } },
+      { ...created(), spec: { ...(created().spec as object), ports: [{ name: 'http', port: 80, targetPort: 9090 }] } },
       {
         manager: 'kubectl-client-side-apply',
         now: T1,
@@ -165,7 +165,7 @@ describe('serverSideApply', () => {
   it('force takes ownership from the other manager', () => {
     const edited = recordUpdate(
       created(),
-      { ...created(), spec: { ...created().spec, ports: [{ name: 'http', port: 80, targetPort: 9090 }] } },
+      { ...created(), spec: { ...(created().spec as object), ports: [{ name: 'http', port: 80, targetPort: 9090 }] } },
       {
         manager: 'kubectl-edit',
         now: T1,
