@@ -132,3 +132,29 @@ describe('object lifecycle', () => {
     }
   });
 });
+
+describe('chunked lists', () => {
+  const c = useCluster();
+  it('pages with limit and continue, and kubectl --chunk-size reads every page', async () => {
+    for (let i = 0; i < 7; i++) await c.http('POST', '/api/v1/namespaces/default/configmaps', cm(`page-${i}`));
+    const first = (await c.http('GET', '/api/v1/namespaces/default/configmaps?limit=3')).json();
+    assert.equal(first.items.length, 3);
+    assert.equal(first.metadata.remainingItemCount, 4);
+    const second = (await c.http('GET', `/api/v1/namespaces/default/configmaps?limit=3&continue=${encodeURIComponent(first.metadata.continue)}`)).json();
+    assert.deepEqual(
+      second.items.map((o: { metadata: { name: string } }) => o.metadata.name),
+      ['page-3', 'page-4', 'page-5'],
+    );
+    const bad = await c.http('GET', '/api/v1/namespaces/default/configmaps?limit=3&continue=garbage');
+    assert.equal(bad.status, 400);
+    assert.match(bad.json().message, /^continue key is not valid/);
+    const all = await c.k(['get', 'configmaps', '--chunk-size=2', '-o', 'name']);
+    assert.equal(
+      all
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('configmap/page-')).length,
+      7,
+    );
+  });
+});

@@ -47,7 +47,8 @@ const crd = (group: string, versions: string[], kind: string, plural: string, ex
   ...extra,
 });
 
-const istio = ['v1', 'v1beta1'];
+const istioNetworking = ['v1', 'v1beta1', 'v1alpha3'];
+const istioSecurity = ['v1', 'v1beta1'];
 
 export const resources: ResourceDef[] = [
   core('Namespace', 'namespaces', { namespaced: false, shortNames: ['ns'], status: true, nameRule: 'label' }),
@@ -69,12 +70,15 @@ export const resources: ResourceDef[] = [
     categories: ['all'],
   }),
   crd('kubevirt.io', ['v1'], 'VirtualMachine', 'virtualmachines', { shortNames: ['vm', 'vms'], categories: ['all'] }),
-  crd('networking.istio.io', istio, 'VirtualService', 'virtualservices', { shortNames: ['vs'], categories: ['istio-io', 'networking-istio-io'] }),
-  crd('networking.istio.io', istio, 'DestinationRule', 'destinationrules', { shortNames: ['dr'], categories: ['istio-io', 'networking-istio-io'] }),
-  crd('networking.istio.io', istio, 'ServiceEntry', 'serviceentries', { shortNames: ['se'], categories: ['istio-io', 'networking-istio-io'] }),
-  crd('networking.istio.io', istio, 'Sidecar', 'sidecars', { categories: ['istio-io', 'networking-istio-io'] }),
-  crd('security.istio.io', istio, 'PeerAuthentication', 'peerauthentications', { shortNames: ['pa'], categories: ['istio-io', 'security-istio-io'] }),
-  crd('security.istio.io', istio, 'AuthorizationPolicy', 'authorizationpolicies', { shortNames: ['ap'], categories: ['istio-io', 'security-istio-io'] }),
+  crd('networking.istio.io', istioNetworking, 'VirtualService', 'virtualservices', { shortNames: ['vs'], categories: ['istio-io', 'networking-istio-io'] }),
+  crd('networking.istio.io', istioNetworking, 'DestinationRule', 'destinationrules', { shortNames: ['dr'], categories: ['istio-io', 'networking-istio-io'] }),
+  crd('networking.istio.io', istioNetworking, 'ServiceEntry', 'serviceentries', { shortNames: ['se'], categories: ['istio-io', 'networking-istio-io'] }),
+  crd('networking.istio.io', istioNetworking, 'Sidecar', 'sidecars', { categories: ['istio-io', 'networking-istio-io'] }),
+  crd('security.istio.io', istioSecurity, 'PeerAuthentication', 'peerauthentications', { shortNames: ['pa'], categories: ['istio-io', 'security-istio-io'] }),
+  crd('security.istio.io', istioSecurity, 'AuthorizationPolicy', 'authorizationpolicies', {
+    shortNames: ['ap'],
+    categories: ['istio-io', 'security-istio-io'],
+  }),
 ];
 
 /** The groups in discovery order, each with its versions (preferred first). */

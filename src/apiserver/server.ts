@@ -9,6 +9,7 @@ import type { KubeObject, Store } from '../store/index.js';
 import type { Pki } from './certs.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
 import { openapiDocumentBytes, openapiRoot } from './openapi.js';
+import { paginate } from './paging.js';
 import { patchTypeOf } from './patch/index.js';
 import type { DeleteOptions, Registry, RequestScope } from './registry.js';
 import { parseResourcePath, type ResourceRoute } from './routes.js';
@@ -182,12 +183,14 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
         return respond(200, table ? toTable(route.def, [obj], { includeObject, resourceVersion: obj.metadata?.resourceVersion }) : obj);
       }
       const { labels, fields } = selectors();
-      const { items, resourceVersion } = registry.list(scope, labels, fields);
-      if (table) return respond(200, toTable(route.def, items, { includeObject, resourceVersion }));
+      const listed = registry.list(scope, labels, fields);
+      const { resourceVersion } = listed;
+      const { items, ...more } = paginate(listed.items, query.get('limit'), query.get('continue'), resourceVersion);
+      if (table) return respond(200, { ...toTable(route.def, items, { includeObject, resourceVersion }), metadata: { resourceVersion, ...more } });
       return respond(200, {
         kind: `${route.def.kind}List`,
         apiVersion: route.def.group ? `${route.def.group}/${route.version}` : route.version,
-        metadata: { resourceVersion },
+        metadata: { resourceVersion, ...more },
         items: items.map((o) => {
           const { apiVersion: _a, kind: _k, ...rest } = o;
           return route.def.custom ? o : rest;

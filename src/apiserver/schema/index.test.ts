@@ -43,7 +43,7 @@ describe('schema registry', () => {
     for (const gvk of [
       { group: 'apps', version: 'v1', kind: 'Deployment' },
       { group: '', version: 'v2', kind: 'Pod' },
-      { group: 'networking.istio.io', version: 'v1alpha3', kind: 'VirtualService' },
+      { group: 'networking.istio.io', version: 'v1alpha1', kind: 'VirtualService' },
       { group: '', version: 'v1', kind: 'toString' },
     ]) {
       assert.equal(hasSchema(gvk), false, `${gvk.version} ${gvk.kind}`);

@@ -19,10 +19,10 @@ interface Generated {
 }
 
 export const ISTIO_KINDS: Record<string, { group: string; versions: string[] }> = {
-  VirtualService: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'] },
-  DestinationRule: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'] },
-  ServiceEntry: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'] },
-  Sidecar: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'] },
+  VirtualService: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  DestinationRule: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  ServiceEntry: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  Sidecar: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
   PeerAuthentication: { group: 'security.istio.io', versions: ['v1', 'v1beta1'] },
   AuthorizationPolicy: { group: 'security.istio.io', versions: ['v1', 'v1beta1'] },
 };
