@@ -77,3 +77,48 @@ describe('virtmesh cluster lifecycle', () => {
     assert.match(again.stdout, /No cluster daemon is running/);
   });
 });
+
+describe('virtmesh cluster with stale or broken run files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtmesh-cli-stale-'));
+  const state = join(dir, 'state');
+  after(async () => {
+    await virtmesh(['cluster', 'down'], state);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never signals an unrelated process named by a stale run file, and starts anyway', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      mkdirSync(join(state, 'run'), { recursive: true });
+      writeFileSync(join(state, 'run', 'cluster.json'), JSON.stringify({ pid: bystander.pid, url: 'https://127.0.0.1:1', port: 1, startedAt: 'then' }));
+      const down = await virtmesh(['cluster', 'down', '--keep-state'], state);
+      assert.match(down.stdout, /No cluster daemon is running/);
+      assert.ok(isAlive(bystander.pid ?? 0), 'the bystander lives');
+      const up = await virtmesh(['cluster', 'up'], state);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      assert.ok(isAlive(bystander.pid ?? 0), 'the bystander still lives');
+    } finally {
+      bystander.kill();
+    }
+  });
+
+  it('refuses a second daemon on the same state directory', async () => {
+    const second = await virtmesh(['cluster', 'up', '--foreground'], state);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /a virtmesh cluster daemon already runs on the state directory .* \(pid \d+\)/);
+    const status = await virtmesh(['cluster', 'status'], state);
+    assert.equal(status.code, 0, 'the first daemon is untouched');
+  });
+
+  it('treats a run file cut short by a crash as no daemon', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const down = await virtmesh(['cluster', 'down', '--keep-state'], state);
+    assert.equal(down.code, 0);
+    writeFileSync(join(state, 'run', 'cluster.json'), '{"pid": 12');
+    const st = await virtmesh(['cluster', 'status'], state);
+    assert.equal(st.code, 3);
+    assert.match(st.stdout, /not running/);
+  });
+});

@@ -34,6 +34,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   const namespaced = resources.filter((r) => r.namespaced);
   const nsDef = def('', 'Namespace');
 
+  /** Empties terminating namespaces; removes one once it is empty and no finalizer holds it. */
   const finalizeNamespaces = () => {
     for (const ns of store.list({ group: '', resource: 'namespaces' }).items) {
       if (!ns.metadata?.deletionTimestamp) continue;
@@ -45,8 +46,22 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
           if (!o.metadata?.deletionTimestamp) tolerate(() => registry.delete(scope(d, name, o.metadata?.name), {}));
         }
       }
-      if (remaining === 0) tolerate(() => store.delete({ group: '', resource: 'namespaces' }, '', name));
+      if (remaining > 0 || (ns.metadata.finalizers ?? []).length > 0) continue;
+      const { spec, ...rest } = ns as KubeObject & { spec?: { finalizers?: string[] } };
+      tolerate(() => store.delete({ group: '', resource: 'namespaces' }, '', name, undefined, { ...rest, spec: { ...spec, finalizers: [] } }));
     }
+  };
+
+  /** Foreground deletion: dependents go first, then the owner's foregroundDeletion finalizer. */
+  const finishForeground = (owner: KubeObject, d: ResourceDef) => {
+    const deps = dependentsOf(owner.metadata?.uid ?? '', owner.metadata?.namespace ?? '');
+    for (const dep of deps) {
+      if (!dep.o.metadata?.deletionTimestamp)
+        tolerate(() => registry.delete(scope(dep.d, dep.o.metadata?.namespace, dep.o.metadata?.name), { propagationPolicy: 'Foreground' }));
+    }
+    if (deps.length > 0) return;
+    const finalizers = (owner.metadata?.finalizers ?? []).filter((f) => f !== 'foregroundDeletion');
+    tolerate(() => registry.update(scope(d, owner.metadata?.namespace, owner.metadata?.name), { ...owner, metadata: { ...owner.metadata, finalizers } }));
   };
 
   const dependentsOf = (uid: string, namespace: string) =>
@@ -97,12 +112,31 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
         if (!d) continue;
         if (c.type === 'DELETED') collectGarbage(c.object, c.namespace);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
+        else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(c.object, d);
         if (d === nsDef && c.type === 'ADDED') ensureServiceAccount(c.name);
       } catch (e) {
         log(`controller error: ${(e as Error).stack ?? e}`);
       }
     }
-    finalizeNamespaces();
+    guarded(finalizeNamespaces);
+    guarded(pendingForeground);
+  };
+  // A controller's failure is logged and retried on the next pass; it never takes the server down.
+  const guarded = (fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      log(`controller error: ${(e as Error).stack ?? e}`);
+    }
+  };
+  // Owners waiting on dependents that are themselves being deleted need another look later.
+  const pendingForeground = () => {
+    for (const d of resources) {
+      if (d.readOnly) continue;
+      for (const o of store.list({ group: d.group, resource: d.plural }).items) {
+        if (o.metadata?.deletionTimestamp && o.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(o, d);
+      }
+    }
   };
   const unsubscribe = store.subscribe((c) => {
     pending.push(c);
@@ -112,7 +146,10 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
     }
   });
   // Namespace termination also waits on pods the node is still stopping; look again now and then.
-  const timer = setInterval(finalizeNamespaces, 1000);
+  const timer = setInterval(() => {
+    guarded(finalizeNamespaces);
+    guarded(pendingForeground);
+  }, 1000);
   timer.unref();
   for (const ns of store.list({ group: '', resource: 'namespaces' }).items) ensureServiceAccount(ns.metadata?.name ?? '');
   return () => {

@@ -46,7 +46,7 @@ function resourceEntries(r: ResourceDef) {
     singularName: r.singular,
     namespaced: r.namespaced,
     kind: r.kind,
-    verbs: r.kind === 'Namespace' ? verbs.filter((v) => v !== 'deletecollection') : verbs,
+    verbs: r.readOnly ? ['get', 'list', 'watch'] : r.kind === 'Namespace' ? verbs.filter((v) => v !== 'deletecollection') : verbs,
     ...(r.shortNames ? { shortNames: r.shortNames } : {}),
     ...(r.categories ? { categories: r.categories } : {}),
   };

@@ -4,8 +4,9 @@
 // to us, and `kubectl explain` reads the schemas.
 
 import { createHash } from 'node:crypto';
-import { apiGroups, apiVersionOf, type ResourceDef, resourcesIn } from './resources.js';
-import { schemaFor } from './schema/index.js';
+import { openapiV2Document } from './protobuf/index.js';
+import { apiGroups, apiVersionOf, type ResourceDef, resources, resourcesIn } from './resources.js';
+import { hasSchema, schemaFor } from './schema/index.js';
 
 const gvPath = (group: string, version: string) => (group ? `apis/${group}/${version}` : `api/${version}`);
 
@@ -66,7 +67,8 @@ export function openapiDocument(group: string, version: string): Record<string, 
   const schemas: Record<string, unknown> = {};
   for (const r of defs) {
     const gvk = { group: r.group, version, kind: r.kind };
-    schemas[componentName(r, version)] = { ...schemaFor(gvk), 'x-kubernetes-group-version-kind': [gvk] };
+    const schema = hasSchema(gvk) ? schemaFor(gvk) : { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    schemas[componentName(r, version)] = { ...schema, 'x-kubernetes-group-version-kind': [gvk] };
   }
   return {
     openapi: '3.0.0',
@@ -100,4 +102,21 @@ export function openapiRoot(): Record<string, unknown> {
     if (doc) paths[gvPath(g, v)] = { serverRelativeURL: `/openapi/v3/${gvPath(g, v)}?hash=${doc.hash}` };
   }
   return { paths };
+}
+
+let v2Cache: Buffer | undefined;
+
+/** The OpenAPI v2 document (protobuf): paths and their operations' parameters, no schemas. */
+export function openapiV2(): Buffer {
+  v2Cache ??= openapiV2Document(
+    resources.flatMap((r) =>
+      r.versions.map((version) => ({
+        group: r.group,
+        version,
+        kind: r.kind,
+        path: `/${gvPath(r.group, version)}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`,
+      })),
+    ),
+  );
+  return v2Cache;
 }

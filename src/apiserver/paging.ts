@@ -6,7 +6,9 @@
 import type { KubeObject } from '../store/index.js';
 import { status } from './status.js';
 
-const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+// NUL sorts before every character a namespace or name may hold, so comparing these keys
+// orders by (namespace, name) exactly as the store lists them ("a-b/x" < "a/x" would not).
+const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}\u0000${o.metadata?.name ?? ''}`;
 
 export interface Page {
   items: KubeObject[];

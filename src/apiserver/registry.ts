@@ -86,13 +86,10 @@ export class Registry {
 
   create(s: RequestScope, body: KubeObject): KubeObject {
     checkTypeMeta(s.def, s.version, body);
+    checkNamespaceOf(s, body);
     const meta = { ...(body.metadata ?? {}) };
-    if (s.def.namespaced) {
-      if (meta.namespace && meta.namespace !== s.namespace) {
-        throw status.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-      }
-      meta.namespace = s.namespace;
-    } else delete meta.namespace;
+    if (s.def.namespaced) meta.namespace = s.namespace;
+    else delete meta.namespace;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
     if (!meta.name) throw status.invalid(target(s, ''), [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' }]);
     s.name = meta.name;
@@ -159,6 +156,7 @@ export class Registry {
     if (body.metadata?.name !== undefined && body.metadata.name !== s.name) {
       throw status.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${s.name})`);
     }
+    checkNamespaceOf(s, body);
     const expectedRv = body.metadata?.resourceVersion || undefined;
     return this.#replace(s, current, body, expectedRv);
   }
@@ -195,6 +193,8 @@ export class Registry {
     if (applied.metadata?.name && applied.metadata.name !== s.name) {
       throw status.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${s.name})`);
     }
+    checkNamespaceOf(s, applied);
+    if (!current && s.subresource) throw status.notFound(target(s));
     if (!s.query.get('fieldManager')) {
       throw status.badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply requests');
     }
@@ -266,7 +266,9 @@ export class Registry {
     }
     if (isDryRun(s)) return this.present(s.def, s.version, obj);
     const ref = storeKey(s.def);
-    const finalized = obj.metadata?.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0 && !this.#awaitsNode(s.def, obj);
+    // The namespace controller alone ends a namespace, once it is empty.
+    const finalized =
+      obj.metadata?.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0 && !this.#awaitsNode(s.def, obj) && s.def.kind !== 'Namespace';
     try {
       if (finalized) return this.present(s.def, s.version, this.#remove(s, obj));
       return this.present(s.def, s.version, this.store.update(ref, s.namespace ?? '', s.name ?? '', obj, current.metadata?.resourceVersion));
@@ -301,14 +303,18 @@ export class Registry {
         `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion}`,
       );
     }
+    if (s.def.kind === 'Namespace' && IMMORTAL_NAMESPACES.includes(s.name ?? '')) {
+      throw status.forbidden(`namespaces "${s.name}" is forbidden: this namespace may not be deleted`, target(s));
+    }
     const meta: ObjectMeta = { ...current.metadata };
-    const pending = (meta.finalizers ?? []).length > 0 || s.def.kind === 'Namespace';
+    const spec = current.spec as { nodeName?: string; terminationGracePeriodSeconds?: number } | undefined;
     const grace =
-      s.def.graceful && (current.spec as { nodeName?: string })?.nodeName
-        ? (options.gracePeriodSeconds ?? (current.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30)
-        : 0;
-    if (options.propagationPolicy === 'Orphan') meta.finalizers = [...(meta.finalizers ?? []), 'orphan'];
-    if (!pending && grace <= 0 && options.propagationPolicy !== 'Orphan') {
+      s.def.graceful && spec?.nodeName ? Math.min(MAX_GRACE_SECONDS, Math.max(0, options.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30)) : 0;
+    // Orphan and Foreground are finalizers the garbage collector acts on (builtin-controllers.ts).
+    const policyFinalizer = { Orphan: 'orphan', Foreground: 'foregroundDeletion', Background: undefined }[options.propagationPolicy ?? 'Background'];
+    if (policyFinalizer && !meta.finalizers?.includes(policyFinalizer)) meta.finalizers = [...(meta.finalizers ?? []), policyFinalizer];
+    const pending = (meta.finalizers ?? []).length > 0 || s.def.kind === 'Namespace';
+    if (!pending && grace <= 0) {
       if (isDryRun(s)) return this.present(s.def, s.version, current);
       return this.present(s.def, s.version, this.#remove(s, current));
     }
@@ -338,6 +344,49 @@ export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: string[];
+}
+
+/** The longest grace period honoured; kube takes any int64, but dates past this are nonsense. */
+const MAX_GRACE_SECONDS = 10 * 365 * 24 * 3600;
+
+/**
+ * DeleteOptions from the body and the query (query wins, as in kube-apiserver), checked.
+ * A dry run in the body is folded into the query, where every handler looks for it.
+ */
+export function deleteOptions(body: unknown, query: URLSearchParams): DeleteOptions {
+  if (body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+    throw status.badRequest('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+  }
+  const o = { ...(body as DeleteOptions | null) };
+  const invalid = (type: 'FieldValueInvalid' | 'FieldValueNotSupported', field: string, badValue: unknown, supported: string[]) =>
+    status.invalid({ group: '', resource: 'deleteoptions', kind: 'DeleteOptions', name: '' }, [
+      { type, field, badValue, supported, detail: `supported values: ${supported.map((v) => `"${v}"`).join(', ')}` },
+    ]);
+  const grace = query.get('gracePeriodSeconds');
+  if (grace !== null) o.gracePeriodSeconds = grace.trim() === '' ? Number.NaN : Number(grace);
+  if (o.gracePeriodSeconds !== undefined && !Number.isInteger(o.gracePeriodSeconds)) {
+    throw status.badRequest(`invalid gracePeriodSeconds: ${JSON.stringify(grace ?? o.gracePeriodSeconds)}: must be an integer`);
+  }
+  const policy = query.get('propagationPolicy');
+  if (policy) o.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
+  if (o.propagationPolicy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(o.propagationPolicy)) {
+    throw invalid('FieldValueNotSupported', 'propagationPolicy', o.propagationPolicy, ['Foreground', 'Background', 'Orphan']);
+  }
+  const dryRun = [...(o.dryRun ?? []), ...query.getAll('dryRun')];
+  for (const d of dryRun) if (d !== 'All') throw invalid('FieldValueNotSupported', 'dryRun', d, ['All']);
+  if (dryRun.length > 0 && !query.getAll('dryRun').includes('All')) query.append('dryRun', 'All');
+  return o;
+}
+
+/** Namespaces kube-apiserver's NamespaceLifecycle never lets go. */
+const IMMORTAL_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+
+/** A namespaced object's body may name its namespace only if it is the one in the URL. */
+function checkNamespaceOf(s: RequestScope, body: KubeObject): void {
+  const ns = body.metadata?.namespace;
+  if (s.def.namespaced && ns && ns !== s.namespace) {
+    throw status.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  }
 }
 
 const alphabet = 'bcdfghjklmnpqrstvwxz2456789';

@@ -19,6 +19,8 @@ export interface ResourceDef {
   nameRule: 'label' | 'subdomain';
   /** Deletion waits for the node to stop the workload (pods bound to a node). */
   graceful?: boolean;
+  /** Served from the server's own definitions, never written (CustomResourceDefinitions). */
+  readOnly?: boolean;
 }
 
 const core = (kind: string, plural: string, extra: Partial<ResourceDef> = {}): ResourceDef => ({
@@ -75,6 +77,10 @@ export const resources: ResourceDef[] = [
   crd('networking.istio.io', istioNetworking, 'ServiceEntry', 'serviceentries', { shortNames: ['se'], categories: ['istio-io', 'networking-istio-io'] }),
   crd('networking.istio.io', istioNetworking, 'Sidecar', 'sidecars', { categories: ['istio-io', 'networking-istio-io'] }),
   crd('security.istio.io', istioSecurity, 'PeerAuthentication', 'peerauthentications', { shortNames: ['pa'], categories: ['istio-io', 'security-istio-io'] }),
+  {
+    ...core('CustomResourceDefinition', 'customresourcedefinitions', { namespaced: false, shortNames: ['crd', 'crds'], status: true, readOnly: true }),
+    group: 'apiextensions.k8s.io',
+  },
   crd('security.istio.io', istioSecurity, 'AuthorizationPolicy', 'authorizationpolicies', {
     shortNames: ['ap'],
     categories: ['istio-io', 'security-istio-io'],

@@ -46,5 +46,13 @@ export function parseResourcePath(segments: string[]): ResourceRoute | undefined
   if (subresource !== undefined && !(subresource === 'status' && def.status)) {
     throw status.pageNotFound();
   }
-  return { def, version, namespace, name: name === undefined ? undefined : decodeURIComponent(name), subresource, watchPrefix };
+  return { def, version, namespace, name: name === undefined ? undefined : decodeName(name), subresource, watchPrefix };
+}
+
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw status.badRequest(`invalid resource name in the request path: ${JSON.stringify(raw)}`);
+  }
 }

@@ -7,11 +7,13 @@ import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
 import type { KubeObject, Store } from '../store/index.js';
 import type { Pki } from './certs.js';
+import { customResourceDefinitions } from './crds.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
-import { openapiDocumentBytes, openapiRoot } from './openapi.js';
+import { openapiDocumentBytes, openapiRoot, openapiV2 } from './openapi.js';
 import { paginate } from './paging.js';
 import { patchTypeOf } from './patch/index.js';
-import type { DeleteOptions, Registry, RequestScope } from './registry.js';
+import { decodeKubeProtobuf, isKubeProtobuf, OPENAPI_V2_PROTOBUF_RESPONSE, ProtobufError } from './protobuf/index.js';
+import { deleteOptions, type Registry, type RequestScope } from './registry.js';
 import { parseResourcePath, type ResourceRoute } from './routes.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, supportedFieldLabels } from './selectors.js';
 import { StatusError, status, successStatus } from './status.js';
@@ -40,7 +42,7 @@ const MAX_BODY = 3 * 1024 * 1024;
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 
 function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -56,8 +58,16 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** JSON or YAML bodies, as kube-apiserver accepts them. */
+/** JSON, YAML or Kubernetes protobuf bodies (kubectl's typed `create` commands send protobuf). */
 function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (isKubeProtobuf(contentType)) {
+    try {
+      return decodeKubeProtobuf(raw);
+    } catch (e) {
+      if (e instanceof ProtobufError) throw status.badRequest(`the body of the request could not be decoded: ${e.message}`);
+      throw e;
+    }
+  }
   const text = raw.toString('utf8');
   if (text.trim() === '') throw status.badRequest('the body of the request was empty');
   const isYaml = /yaml/.test(contentType ?? '');
@@ -136,6 +146,10 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
     if (user.readOnly && !READ_VERBS.has(verb)) throw forbidden(user, verb, route);
     if (route.def.namespaced && route.name !== undefined && route.namespace === undefined) throw status.pageNotFound();
 
+    if (route.def.namespaced && route.namespace === undefined && method !== 'GET') {
+      throw status.methodNotAllowed('the server does not allow this method on the requested resource');
+    }
+    if (route.def.readOnly) return serveReadOnly(res, route, method, watch, wantsTable(req.headers.accept), query);
     const scope: RequestScope = {
       def: route.def,
       version: route.version,
@@ -220,12 +234,12 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
       return respond(type === 'apply' && !existed ? 201 : 200, out);
     }
     if (method === 'DELETE') {
+      if (route.subresource) throw status.methodNotAllowed('the server does not allow this method on the requested resource');
+      if (route.name === undefined && route.def.kind === 'Namespace') {
+        throw status.methodNotAllowed('the server does not allow this method on the requested resource');
+      }
       const raw = await readBody(req);
-      const options = (raw.length ? parseBody(raw, req.headers['content-type']) : {}) as DeleteOptions;
-      const grace = query.get('gracePeriodSeconds');
-      if (grace !== null) options.gracePeriodSeconds = Number(grace);
-      const policy = query.get('propagationPolicy');
-      if (policy) options.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
+      const options = deleteOptions(raw.length ? parseBody(raw, req.headers['content-type']) : null, query);
       if (route.name !== undefined) {
         const def = route.def;
         const out = registry.delete(scope, options);
@@ -250,7 +264,38 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
     throw status.methodNotAllowed(`the server does not allow this method on the requested resource`);
   };
 
+  /** The CustomResourceDefinitions: get, list and watch of the server's own definitions. */
+  const serveReadOnly = (res: ServerResponse, route: ResourceRoute, method: string, watch: boolean, table: boolean, query: URLSearchParams) => {
+    if (method !== 'GET') {
+      throw status.methodNotAllowed(`${route.def.plural} are read-only in virtmesh: it serves a fixed set of kinds`);
+    }
+    const rv = String(store.resourceVersion);
+    const all = customResourceDefinitions(rv);
+    const items = route.name === undefined ? all : all.filter((o) => o.metadata?.name === route.name);
+    if (route.name !== undefined && items.length === 0) {
+      throw status.notFound({ group: route.def.group, resource: route.def.plural, kind: route.def.kind, name: route.name });
+    }
+    const includeObject = (query.get('includeObject') as IncludeObject | null) ?? 'Metadata';
+    if (watch) {
+      // The set never changes: the current definitions, then silence until the watch times out.
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      if (!query.get('resourceVersion') || query.get('resourceVersion') === '0') {
+        for (const [i, o] of items.entries()) {
+          res.write(`${JSON.stringify({ type: 'ADDED', object: table ? toTable(route.def, [o], { includeObject, withHeaders: i === 0 }) : o })}\n`);
+        }
+      }
+      const timer = setTimeout(() => res.end(), Math.min(Number(query.get('timeoutSeconds') ?? 1800) || 1800, 3600) * 1000);
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    if (table) return send(res, 200, toTable(route.def, items, { includeObject, resourceVersion: rv }));
+    if (route.name !== undefined) return send(res, 200, items[0]);
+    return send(res, 200, { kind: 'CustomResourceDefinitionList', apiVersion: 'apiextensions.k8s.io/v1', metadata: { resourceVersion: rv }, items });
+  };
+
   const serveOpenapi = (res: ServerResponse, segments: string[]) => {
+    // v2 only as protobuf, which is how kubectl asks for it (to learn that every kind takes fieldValidation).
+    if (segments[1] === 'v2' && segments.length === 2) return send(res, 200, openapiV2(), { 'Content-Type': OPENAPI_V2_PROTOBUF_RESPONSE });
     if (segments[1] !== 'v3') return send(res, 404, status.pageNotFound().toStatus());
     if (segments.length === 2) return send(res, 200, openapiRoot());
     const [kind, ...gv] = segments.slice(2);

@@ -12,6 +12,8 @@ export interface Column {
   priority?: number;
   description?: string;
   format?: string;
+  /** For custom kinds: the CRD's additionalPrinterColumns path of this column. */
+  jsonPath?: string;
 }
 type Cell = string | number | null;
 interface Printer {
@@ -43,7 +45,15 @@ const since = (ts: unknown, now: number): string => (typeof ts === 'string' && t
 const age = (o: KubeObject, now: number) => since(o.metadata?.creationTimestamp, now);
 
 type Any = any;
-const col = (name: string, type: Column['type'] = 'string', priority = 0): Column => ({ name, type, priority });
+const col = (name: string, type: Column['type'] = 'string', priority = 0, jsonPath?: string): Column => ({
+  name,
+  type,
+  priority,
+  ...(jsonPath ? { jsonPath } : {}),
+});
+const crdCol = (name: string, jsonPath: string, priority = 0): Column => col(name, 'string', priority, jsonPath);
+const crdAge: Column = { name: 'Age', type: 'date', priority: 0, jsonPath: '.metadata.creationTimestamp' };
+const readyPath = (type: string) => `.status.conditions[?(@.type=='${type}')].status`;
 const nameCol: Column = { name: 'Name', type: 'string', format: 'name', priority: 0 };
 const ageCol = col('Age', 'date');
 
@@ -216,7 +226,16 @@ const printers: Record<string, Printer> = {
     ],
   },
   VirtualMachineInstance: {
-    columns: [nameCol, ageCol, col('Phase'), col('IP'), col('NodeName'), col('Ready'), col('Live-Migratable', 'string', 1), col('Paused', 'string', 1)],
+    columns: [
+      nameCol,
+      crdAge,
+      crdCol('Phase', '.status.phase'),
+      crdCol('IP', '.status.interfaces[0].ipAddress'),
+      crdCol('NodeName', '.status.nodeName'),
+      crdCol('Ready', readyPath('Ready')),
+      crdCol('Live-Migratable', readyPath('LiveMigratable'), 1),
+      crdCol('Paused', readyPath('Paused'), 1),
+    ],
     cells: (o: Any, now) => [
       age(o, now),
       jsonCell(o.status?.phase),
@@ -228,20 +247,21 @@ const printers: Record<string, Printer> = {
     ],
   },
   VirtualMachine: {
-    columns: [nameCol, ageCol, col('Status'), col('Ready')],
+    columns: [nameCol, crdAge, crdCol('Status', '.status.printableStatus'), crdCol('Ready', readyPath('Ready'))],
     cells: (o: Any, now) => [age(o, now), jsonCell(o.status?.printableStatus), condition(o, 'Ready')],
   },
   VirtualService: {
-    columns: [nameCol, col('Gateways'), col('Hosts'), ageCol],
+    columns: [nameCol, crdCol('Gateways', '.spec.gateways'), crdCol('Hosts', '.spec.hosts'), crdAge],
     cells: (o: Any, now) => [jsonCell(o.spec?.gateways), jsonCell(o.spec?.hosts), age(o, now)],
   },
-  DestinationRule: { columns: [nameCol, col('Host'), ageCol], cells: (o: Any, now) => [jsonCell(o.spec?.host), age(o, now)] },
+  DestinationRule: { columns: [nameCol, crdCol('Host', '.spec.host'), crdAge], cells: (o: Any, now) => [jsonCell(o.spec?.host), age(o, now)] },
   ServiceEntry: {
-    columns: [nameCol, col('Hosts'), col('Location'), col('Resolution'), ageCol],
+    columns: [nameCol, crdCol('Hosts', '.spec.hosts'), crdCol('Location', '.spec.location'), crdCol('Resolution', '.spec.resolution'), crdAge],
     cells: (o: Any, now) => [jsonCell(o.spec?.hosts), jsonCell(o.spec?.location), jsonCell(o.spec?.resolution), age(o, now)],
   },
-  PeerAuthentication: { columns: [nameCol, col('Mode'), ageCol], cells: (o: Any, now) => [jsonCell(o.spec?.mtls?.mode), age(o, now)] },
-  AuthorizationPolicy: { columns: [nameCol, col('Action'), ageCol], cells: (o: Any, now) => [jsonCell(o.spec?.action), age(o, now)] },
+  PeerAuthentication: { columns: [nameCol, crdCol('Mode', '.spec.mtls.mode'), crdAge], cells: (o: Any, now) => [jsonCell(o.spec?.mtls?.mode), age(o, now)] },
+  CustomResourceDefinition: { columns: [nameCol, col('Created At', 'date')], cells: (o) => [o.metadata?.creationTimestamp ?? ''] },
+  AuthorizationPolicy: { columns: [nameCol, crdCol('Action', '.spec.action'), crdAge], cells: (o: Any, now) => [jsonCell(o.spec?.action), age(o, now)] },
 };
 
 const defaultPrinter: Printer = { columns: [nameCol, ageCol], cells: (o, now) => [age(o, now)] };
@@ -266,7 +286,8 @@ export function toTable(
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {},
-    columnDefinitions: opts.withHeaders === false ? [] : printer.columns.map((c) => ({ description: '', format: '', ...c, priority: c.priority ?? 0 })),
+    columnDefinitions:
+      opts.withHeaders === false ? [] : printer.columns.map(({ jsonPath: _path, ...c }) => ({ description: '', format: '', ...c, priority: c.priority ?? 0 })),
     rows: items.map((o) => ({
       cells: hasName ? [o.metadata?.name ?? '', ...printer.cells(o, now)] : printer.cells(o, now),
       object: include === 'None' ? undefined : include === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },

@@ -21,6 +21,9 @@ export interface WatchOptions {
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
+/** Bytes of unsent events one watcher may hold before it is closed. */
+export const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024;
+
 export function serveWatch(res: ServerResponse, store: Store, registry: Registry, s: RequestScope, opts: WatchOptions): void {
   const ref = { group: s.def.group, resource: s.def.plural };
   const namespace = s.def.namespaced ? s.namespace : undefined;
@@ -39,38 +42,29 @@ export function serveWatch(res: ServerResponse, store: Store, registry: Registry
       sentHeaders = true;
     } else if (type !== 'ERROR' && type !== 'BOOKMARK') object = registry.present(s.def, s.version, obj);
     res.write(`${JSON.stringify({ type, object })}\n`);
+    // A watcher that stops reading is cut off rather than buffered without bound, as
+    // kube-apiserver does with unresponsive watchers; the client lists again and resumes.
+    if (res.writableLength > WATCH_BUFFER_LIMIT) res.destroy();
   };
 
-  // Which objects the client currently sees: lets label/field-filtered watches turn
-  // "stopped matching" into DELETED and "started matching" into ADDED, as kube does.
-  const visible = new Set<string>();
-  const key = (c: { namespace: string; name: string }) => `${c.namespace}/${c.name}`;
+  // What the client saw follows from the object before each change: a filtered watch
+  // turns "stopped matching" into DELETED and "started matching" into ADDED, as kube does.
   const onChange = (c: Change) => {
     if (c.group !== ref.group || c.resource !== ref.resource) return;
     if (namespace !== undefined && c.namespace !== namespace) return;
-    const k = key(c);
+    const before = c.previous !== undefined && matches(c.previous);
     const now = matches(c.object);
     if (c.type === 'DELETED') {
-      if (now || visible.has(k)) send('DELETED', c.object);
-      visible.delete(k);
-    } else if (now) {
-      send(c.type === 'ADDED' || !visible.has(k) ? 'ADDED' : 'MODIFIED', c.object);
-      visible.add(k);
-    } else if (visible.has(k)) {
-      send('DELETED', c.object);
-      visible.delete(k);
-    }
+      if (before || now) send('DELETED', c.object);
+    } else if (now) send(before ? 'MODIFIED' : 'ADDED', c.object);
+    else if (before) send('DELETED', c.object);
   };
 
   const rv = opts.resourceVersion;
   if (!rv || rv === '0' || opts.sendInitialEvents) {
     // "Get state and start at most recent": the current objects as ADDED, then changes.
     const { items } = store.list(ref, namespace);
-    for (const o of items) {
-      if (!matches(o)) continue;
-      visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
-      send('ADDED', o);
-    }
+    for (const o of items) if (matches(o)) send('ADDED', o);
     if (opts.sendInitialEvents && opts.bookmarks) {
       send('BOOKMARK', bookmark(s, store.resourceVersion, { 'k8s.io/initial-events-end': 'true' }));
     }
@@ -94,9 +88,6 @@ export function serveWatch(res: ServerResponse, store: Store, registry: Registry
       );
       return;
     }
-    // Objects that existed at `rv` are visible to the client already.
-    for (const o of store.list(ref, namespace).items)
-      if (matches(o)) visible.add(key({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' }));
     for (const c of changes) onChange(c);
   }
 

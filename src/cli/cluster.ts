@@ -2,7 +2,7 @@
 // whose whole footprint is its state directory and its processes.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
@@ -34,11 +34,54 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True only for a live process that is a virtmesh cluster daemon: a reused PID is never signalled. */
+function isDaemon(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('cluster') && argv.includes('up') && argv.includes('--foreground');
+  } catch {
+    return false;
+  }
+}
+
+function readRunInfo(cfg: CliConfig): RunInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(paths(cfg).runInfo, 'utf8')) as RunInfo;
+  } catch {
+    return undefined; // missing, or cut short by a crash: no daemon to speak of
+  }
+}
+
+/** Writes a file so readers see the old content or the new, never half of it. */
+function writeAtomically(path: string, content: string): void {
+  writeFileSync(`${path}.tmp`, content);
+  renameSync(`${path}.tmp`, path);
+}
+
 export function runningCluster(cfg: CliConfig): RunInfo | undefined {
-  const p = paths(cfg);
-  if (!existsSync(p.runInfo)) return undefined;
-  const info = JSON.parse(readFileSync(p.runInfo, 'utf8')) as RunInfo;
-  return alive(info.pid) ? info : undefined;
+  const info = readRunInfo(cfg);
+  return info && isDaemon(info.pid) ? info : undefined;
+}
+
+/**
+ * One daemon per state directory: it holds `run/cluster.lock` (created exclusively)
+ * while it runs. A lock left by a dead daemon is taken over.
+ */
+function takeLock(cfg: CliConfig): () => void {
+  const lock = join(cfg.stateDir, 'run', 'cluster.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(lock, 'utf8'));
+      if (holder && isDaemon(holder)) throw createError('VM_ERR_CLUSTER_ALREADY_RUNNING', [cfg.stateDir, holder]);
+      rmSync(lock, { force: true });
+    }
+  }
+  throw createError('VM_ERR_CLUSTER_ALREADY_RUNNING', [cfg.stateDir, 'unknown']);
 }
 
 /** GET /readyz with the cluster's CA: true once the API server answers. */
@@ -67,13 +110,17 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const p = paths(cfg);
   const running = runningCluster(cfg);
-  if (running && (await ready(running.url, readFileSync(p.ca, 'utf8')))) {
+  if (running) {
+    // A daemon is there: wait for it rather than start a second one beside it.
+    await step(out, `Waiting for the running cluster (pid ${running.pid}) to answer`, () =>
+      waitFor('the running API server to answer /readyz', 60_000, () => ready(running.url, readFileSync(p.ca, 'utf8'))),
+    );
     out.write(`virtmesh cluster is already running at ${running.url} (pid ${running.pid})\n`);
     return;
   }
   mkdirSync(join(cfg.stateDir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
-  for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true });
+  for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true }); // left by a daemon that is gone
   const logFd = openSync(p.log, 'a');
   const child = await step(out, 'Starting the cluster daemon', async () => {
     const c = spawn(process.execPath, [process.argv[1], 'cluster', 'up', '--foreground'], {
@@ -107,17 +154,19 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
 export async function runForeground(cfg: CliConfig): Promise<void> {
   const p = paths(cfg);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
+  const unlock = takeLock(cfg);
   let api: Awaited<ReturnType<typeof startApiServer>>;
   try {
     api = await startApiServer({ stateDir: cfg.stateDir, port: cfg.apiserverPort, serviceCIDR: cfg.serviceCIDR, log });
   } catch (e) {
+    unlock();
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw createError('VM_ERR_CLUSTER_PORT_IN_USE', [cfg.apiserverPort], e);
     throw e;
   }
-  mkdirSync(join(cfg.stateDir, 'run'), { recursive: true });
   const info: RunInfo = { pid: process.pid, url: api.url, port: api.port, startedAt: new Date().toISOString() };
-  writeFileSync(p.pid, String(process.pid));
-  writeFileSync(p.runInfo, JSON.stringify(info, null, 2));
+  writeAtomically(p.pid, String(process.pid));
+  writeAtomically(p.runInfo, JSON.stringify(info, null, 2));
   log(`API server listening at ${api.url}`);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -126,6 +175,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     log(`${signal}: stopping`);
     await api.close();
     for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true });
+    unlock();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -134,8 +184,8 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
 
 export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const p = paths(cfg);
-  const info = existsSync(p.runInfo) ? (JSON.parse(readFileSync(p.runInfo, 'utf8')) as RunInfo) : undefined;
-  if (info && alive(info.pid)) {
+  const info = runningCluster(cfg);
+  if (info) {
     await step(out, `Stopping the cluster daemon (pid ${info.pid})`, async () => {
       process.kill(info.pid, 'SIGTERM');
       try {

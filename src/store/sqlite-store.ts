@@ -23,6 +23,8 @@ export interface Change {
   namespace: string;
   name: string;
   object: KubeObject;
+  /** The object before this change (MODIFIED, DELETED): lets a filtered watch tell what the client saw. */
+  previous?: KubeObject;
 }
 
 export interface StoreOptions {
@@ -56,7 +58,7 @@ export class Store {
         PRIMARY KEY (grp, resource, namespace, name));
       CREATE TABLE IF NOT EXISTS changes (
         rv INTEGER PRIMARY KEY, type TEXT NOT NULL, grp TEXT NOT NULL, resource TEXT NOT NULL,
-        namespace TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL);
+        namespace TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, prev TEXT);
       CREATE INDEX IF NOT EXISTS changes_by_resource ON changes (grp, resource, rv);
     `);
     this.#changeLogSize = opts.changeLogSize ?? 20000;
@@ -77,7 +79,7 @@ export class Store {
       insert: db.prepare('INSERT INTO objects (grp, resource, namespace, name, rv, data) VALUES (?,?,?,?,?,?)'),
       update: db.prepare('UPDATE objects SET rv=?, data=? WHERE grp=? AND resource=? AND namespace=? AND name=?'),
       remove: db.prepare('DELETE FROM objects WHERE grp=? AND resource=? AND namespace=? AND name=?'),
-      logChange: db.prepare('INSERT INTO changes (rv, type, grp, resource, namespace, name, data) VALUES (?,?,?,?,?,?,?)'),
+      logChange: db.prepare('INSERT INTO changes (rv, type, grp, resource, namespace, name, data, prev) VALUES (?,?,?,?,?,?,?,?)'),
       changesAll: db.prepare('SELECT * FROM changes WHERE grp=? AND resource=? AND rv>? ORDER BY rv'),
       changesNs: db.prepare('SELECT * FROM changes WHERE grp=? AND resource=? AND namespace=? AND rv>? ORDER BY rv'),
       compact: db.prepare('DELETE FROM changes WHERE rv <= ?'),
@@ -132,8 +134,9 @@ export class Store {
 
   #write(ref: ResourceRef, namespace: string, name: string, type: ChangeType, obj: KubeObject | undefined, precheck: () => KubeObject | undefined): KubeObject {
     const s = this.#stmts;
+    let previous: KubeObject | undefined;
     const commit = this.#db.transaction(() => {
-      const previous = precheck();
+      previous = precheck();
       const rv = this.#rv + 1;
       const stored = structuredClone(obj ?? previous) as KubeObject;
       stored.metadata = { ...stored.metadata, resourceVersion: String(rv) };
@@ -141,14 +144,14 @@ export class Store {
       if (type === 'ADDED') s.insert.run(ref.group, ref.resource, namespace, name, rv, data);
       else if (type === 'MODIFIED') s.update.run(rv, data, ref.group, ref.resource, namespace, name);
       else s.remove.run(ref.group, ref.resource, namespace, name);
-      s.logChange.run(rv, type, ref.group, ref.resource, namespace, name, data);
+      s.logChange.run(rv, type, ref.group, ref.resource, namespace, name, data, previous ? JSON.stringify(previous) : null);
       this.#rv = rv;
       return stored;
     });
     const stored = commit();
     if (this.#oldestRv > this.#rv) this.#oldestRv = this.#rv;
     this.#maybeCompact();
-    const change: Change = { rv: this.#rv, type, group: ref.group, resource: ref.resource, namespace, name, object: stored };
+    const change: Change = { rv: this.#rv, type, group: ref.group, resource: ref.resource, namespace, name, object: stored, previous };
     for (const fn of this.#subscribers) fn(change);
     return structuredClone(stored);
   }
@@ -174,7 +177,7 @@ export class Store {
       namespace === undefined
         ? this.#stmts.changesAll.all(ref.group, ref.resource, sinceRv)
         : this.#stmts.changesNs.all(ref.group, ref.resource, namespace, sinceRv)
-    ) as Array<{ rv: number; type: ChangeType; grp: string; resource: string; namespace: string; name: string; data: string }>;
+    ) as Array<{ rv: number; type: ChangeType; grp: string; resource: string; namespace: string; name: string; data: string; prev: string | null }>;
     return rows.map((r) => ({
       rv: r.rv,
       type: r.type,
@@ -183,6 +186,7 @@ export class Store {
       namespace: r.namespace,
       name: r.name,
       object: JSON.parse(r.data),
+      previous: r.prev ? JSON.parse(r.prev) : undefined,
     }));
   }
 

@@ -59,7 +59,16 @@ export function httpTo(url: string, ca: string, token: string) {
       const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const req = request(
         `${url}${path}`,
-        { method, ca, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers } },
+        {
+          method,
+          ca,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            'Content-Type': 'application/json',
+            ...(data === undefined ? {} : { 'Content-Length': Buffer.byteLength(data) }),
+            ...headers,
+          },
+        },
         (res) => {
           let text = '';
           res.on('data', (d) => (text += d));
