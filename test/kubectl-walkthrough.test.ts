@@ -171,4 +171,36 @@ describe('the walkthrough with stock kubectl', () => {
     const gone = await c.kubectl(['get', 'ns', 'scratch']);
     assert.match(gone.stderr, /namespaces "scratch" not found/);
   });
+
+  it('lists the CustomResourceDefinitions a KubeVirt + Istio cluster has, read-only', async () => {
+    const names = (await c.k(['get', 'crd', '-o', 'name'])).trim().split('\n');
+    for (const n of [
+      'virtualmachineinstances.kubevirt.io',
+      'virtualmachines.kubevirt.io',
+      'network-attachment-definitions.k8s.cni.cncf.io',
+      'virtualservices.networking.istio.io',
+      'peerauthentications.security.istio.io',
+    ]) {
+      assert.ok(names.includes(`customresourcedefinition.apiextensions.k8s.io/${n}`), n);
+    }
+    const crd = JSON.parse(await c.k(['get', 'crd', 'virtualmachineinstances.kubevirt.io', '-o', 'json']));
+    assert.deepEqual(crd.spec.names.shortNames, ['vmi', 'vmis']);
+    assert.equal(crd.status.conditions.find((x: { type: string }) => x.type === 'Established').status, 'True');
+    assert.ok(
+      crd.spec.versions[0].additionalPrinterColumns.some((col: { name: string; jsonPath: string }) => col.name === 'Phase' && col.jsonPath === '.status.phase'),
+    );
+    const del = await c.kubectl(['delete', 'crd', 'virtualmachineinstances.kubevirt.io']);
+    assert.notEqual(del.code, 0);
+    assert.match(del.stderr, /read-only/);
+  });
+
+  it("creates core objects with kubectl's typed generators (protobuf bodies)", async () => {
+    assert.equal((await c.k(['create', 'configmap', 'gen-cm', '--from-literal=a=b'])).trim(), 'configmap/gen-cm created');
+    assert.equal((await c.k(['create', 'secret', 'generic', 'gen-secret', '--from-literal=k=v'])).trim(), 'secret/gen-secret created');
+    assert.equal((await c.k(['create', 'serviceaccount', 'gen-sa'])).trim(), 'serviceaccount/gen-sa created');
+    assert.equal((await c.k(['create', 'service', 'clusterip', 'gen-svc', '--tcp=80:8080'])).trim(), 'service/gen-svc created');
+    assert.equal(await c.k(['get', 'configmap', 'gen-cm', '-o', 'jsonpath={.data.a}']), 'b');
+    assert.equal(await c.k(['get', 'secret', 'gen-secret', '-o', 'jsonpath={.data.k}']), Buffer.from('v').toString('base64'));
+    assert.equal(await c.k(['get', 'svc', 'gen-svc', '-o', 'jsonpath={.spec.ports[0].targetPort}']), '8080');
+  });
 });
