@@ -4,17 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { useCluster, walkthrough } from './helpers/cluster.js';
+import { configMap, until, useCluster, walkthrough } from './helpers/cluster.js';
 
-const cm = (name: string, extra: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...extra } });
-const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
+const cm = (name: string, metadata: Record<string, unknown> = {}) => configMap(name, metadata);
 
 describe('object lifecycle', () => {
   const c = useCluster();

@@ -3,23 +3,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { describe, it } from 'node:test';
-import { useCluster } from './helpers/cluster.js';
+import { configMap, until, useCluster } from './helpers/cluster.js';
 
-const cm = (name: string, extra: Record<string, unknown> = {}, data: Record<string, string> = {}) => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name, ...extra },
-  data,
-});
+const cm = configMap;
 const merge = { 'Content-Type': 'application/merge-patch+json' };
-const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 describe('regressions', () => {
   const c = useCluster();

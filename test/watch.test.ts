@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { describe, it } from 'node:test';
-import { type TestCluster, useCluster, walkthrough } from './helpers/cluster.js';
+import { configMap, type TestCluster, useCluster, walkthrough } from './helpers/cluster.js';
 
 interface WatchEvent {
   type: string;
@@ -41,7 +41,7 @@ function watch(c: TestCluster, path: string, until: (events: WatchEvent[]) => bo
   });
 }
 
-const cm = (name: string, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data: { k: 'v' } });
+const cm = (name: string, labels: Record<string, string> = {}) => configMap(name, { labels }, { k: 'v' });
 
 describe('watch', () => {
   const c = useCluster({ bookmarkIntervalMs: 200, changeLogSize: 50 });

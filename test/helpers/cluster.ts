@@ -109,3 +109,21 @@ export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: 
 export function kubectlAvailable(): boolean {
   return spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
 }
+
+/** A ConfigMap manifest: the smallest object for exercising the API. */
+export const configMap = (name: string, metadata: Record<string, unknown> = {}, data: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, ...metadata },
+  data,
+});
+
+/** Polls `check` every 100 ms; fails naming what it waited for. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
