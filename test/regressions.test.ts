@@ -179,4 +179,22 @@ describe('regressions', () => {
     assert.equal((await c.http('GET', `${cms()}/%E0%A4%A`)).status, 400);
     assert.equal((await c.http('POST', '/api/v1/configmaps', cm('nowhere'))).status, 405);
   });
+
+  it('answers a watch at once, before any event (headers are not held back)', async () => {
+    const rv = (await c.http('GET', cms())).json().metadata.resourceVersion;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${c.api.url}${cms()}?watch=true&resourceVersion=${rv}`,
+        { ca: c.api.caCert, headers: { Authorization: `Bearer ${c.api.adminToken}` } },
+        (res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
+      req.on('error', reject);
+      setTimeout(() => resolve(-1), 3000).unref();
+      req.end();
+    });
+    assert.equal(status, 200, 'the response arrived with no event to carry it');
+  });
 });

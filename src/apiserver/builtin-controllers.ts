@@ -54,7 +54,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
 
   /** Foreground deletion: dependents go first, then the owner's foregroundDeletion finalizer. */
   const finishForeground = (owner: KubeObject, d: ResourceDef) => {
-    const deps = dependentsOf(owner.metadata?.uid ?? '', owner.metadata?.namespace ?? '');
+    const deps = dependentsOf(owner.metadata?.uid ?? '');
     for (const dep of deps) {
       if (!dep.o.metadata?.deletionTimestamp)
         tolerate(() => registry.delete(scope(dep.d, dep.o.metadata?.namespace, dep.o.metadata?.name), { propagationPolicy: 'Foreground' }));
@@ -64,23 +64,43 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
     tolerate(() => registry.update(scope(d, owner.metadata?.namespace, owner.metadata?.name), { ...owner, metadata: { ...owner.metadata, finalizers } }));
   };
 
-  const dependentsOf = (uid: string, namespace: string) =>
-    namespaced.flatMap((d) =>
-      store
-        .list({ group: d.group, resource: d.plural }, namespace || undefined)
-        .items.filter((o) => (o.metadata?.ownerReferences as OwnerRef[] | undefined)?.some((r) => r.uid === uid))
-        .map((o) => ({ d, o })),
-    );
+  // Who depends on whom, kept up from the change stream, so no write costs a scan of the store.
+  const byOwner = new Map<string, Map<string, { d: ResourceDef; namespace: string; name: string }>>();
+  const ownersOf = new Map<string, string[]>();
+  const objectKey = (d: ResourceDef, namespace: string, name: string) => `${d.group}/${d.plural}/${namespace}/${name}`;
+  const index = (d: ResourceDef, namespace: string, name: string, obj: KubeObject | undefined) => {
+    const key = objectKey(d, namespace, name);
+    for (const uid of ownersOf.get(key) ?? []) byOwner.get(uid)?.delete(key);
+    const uids = obj ? ((obj.metadata?.ownerReferences ?? []) as OwnerRef[]).map((r) => r.uid ?? '').filter(Boolean) : [];
+    if (uids.length === 0) ownersOf.delete(key);
+    else ownersOf.set(key, uids);
+    for (const uid of uids) {
+      if (!byOwner.has(uid)) byOwner.set(uid, new Map());
+      byOwner.get(uid)?.set(key, { d, namespace, name });
+    }
+  };
+  for (const d of namespaced) {
+    for (const o of store.list({ group: d.group, resource: d.plural }).items) index(d, o.metadata?.namespace ?? '', o.metadata?.name ?? '', o);
+  }
+
+  const dependentsOf = (uid: string) =>
+    [...(byOwner.get(uid)?.values() ?? [])].flatMap(({ d, namespace, name }) => {
+      const o = store.get({ group: d.group, resource: d.plural }, namespace, name);
+      return o ? [{ d, o }] : [];
+    });
+
+  // Owners in foreground deletion, waiting for their dependents to go.
+  const foreground = new Map<string, { d: ResourceDef; namespace: string; name: string }>();
 
   const withoutOwner = (o: KubeObject, uid: string): KubeObject => ({
     ...o,
     metadata: { ...o.metadata, ownerReferences: ((o.metadata?.ownerReferences ?? []) as OwnerRef[]).filter((r) => r.uid !== uid) },
   });
 
-  const collectGarbage = (deleted: KubeObject, ns: string) => {
+  const collectGarbage = (deleted: KubeObject) => {
     const uid = deleted.metadata?.uid;
     if (!uid) return;
-    for (const { d, o } of dependentsOf(uid, ns)) {
+    for (const { d, o } of dependentsOf(uid)) {
       const others = ((o.metadata?.ownerReferences ?? []) as OwnerRef[]).filter((r) => r.uid !== uid);
       const s = scope(d, o.metadata?.namespace, o.metadata?.name);
       if (others.length === 0) tolerate(() => registry.delete(s, {}));
@@ -90,7 +110,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
 
   const orphanDependents = (owner: KubeObject, d: ResourceDef) => {
     const uid = owner.metadata?.uid ?? '';
-    for (const dep of dependentsOf(uid, owner.metadata?.namespace ?? '')) {
+    for (const dep of dependentsOf(uid)) {
       tolerate(() => registry.update(scope(dep.d, dep.o.metadata?.namespace, dep.o.metadata?.name), withoutOwner(dep.o, uid)));
     }
     const finalizers = (owner.metadata?.finalizers ?? []).filter((f) => f !== 'orphan');
@@ -110,7 +130,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
       try {
         const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
         if (!d) continue;
-        if (c.type === 'DELETED') collectGarbage(c.object, c.namespace);
+        if (c.type === 'DELETED') collectGarbage(c.object);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(c.object, d);
         if (d === nsDef && c.type === 'ADDED') ensureServiceAccount(c.name);
@@ -131,14 +151,18 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   };
   // Owners waiting on dependents that are themselves being deleted need another look later.
   const pendingForeground = () => {
-    for (const d of resources) {
-      if (d.readOnly) continue;
-      for (const o of store.list({ group: d.group, resource: d.plural }).items) {
-        if (o.metadata?.deletionTimestamp && o.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(o, d);
-      }
+    for (const [key, { d, namespace, name }] of foreground) {
+      const o = store.get({ group: d.group, resource: d.plural }, namespace, name);
+      if (o?.metadata?.finalizers?.includes('foregroundDeletion')) finishForeground(o, d);
+      else foreground.delete(key);
     }
   };
   const unsubscribe = store.subscribe((c) => {
+    const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
+    if (d?.namespaced) index(d, c.namespace, c.name, c.type === 'DELETED' ? undefined : c.object);
+    if (d && c.type !== 'DELETED' && c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) {
+      foreground.set(objectKey(d, c.namespace, c.name), { d, namespace: c.namespace, name: c.name });
+    }
     pending.push(c);
     if (!scheduled) {
       scheduled = true;

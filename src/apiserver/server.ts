@@ -279,6 +279,7 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
     if (watch) {
       // The set never changes: the current definitions, then silence until the watch times out.
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      res.flushHeaders();
       if (!query.get('resourceVersion') || query.get('resourceVersion') === '0') {
         for (const [i, o] of items.entries()) {
           res.write(`${JSON.stringify({ type: 'ADDED', object: table ? toTable(route.def, [o], { includeObject, withHeaders: i === 0 }) : o })}\n`);

@@ -30,6 +30,8 @@ export function serveWatch(res: ServerResponse, store: Store, registry: Registry
   const matches = (o: KubeObject) => opts.labels(o.metadata?.labels ?? {}) && opts.fields(selectableFields(s.def.kind, o));
   let sentHeaders = false;
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  // Clients wait for the response before they count the watch as open; send it now, not with the first event.
+  res.flushHeaders();
 
   const send = (type: EventType, obj: KubeObject) => {
     let object: KubeObject = obj;
