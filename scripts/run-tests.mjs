@@ -23,5 +23,19 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// The whole suite also holds the code to the linter and the type checker.
+if (filters.length === 0) {
+  for (const [what, cmd, args] of [
+    ['lint (biome)', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'bin', 'bench']],
+    ['type check (tsc, src and test)', 'npx', ['tsc', '-p', 'tsconfig.test.json']],
+  ]) {
+    const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`${what} failed`);
+      process.exit(r.status ?? 1);
+    }
+    console.log(`${what}: clean`);
+  }
+}
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
