@@ -33,6 +33,31 @@ const manager = (s: RequestScope) => s.query.get('fieldManager') || s.defaultMan
 const target = (s: RequestScope, name = s.name): Target => ({ group: s.def.group, resource: s.def.plural, kind: s.def.kind, name });
 const storeKey = (def: ResourceDef) => ({ group: def.group, resource: def.plural });
 
+/** Metadata a client may not choose for a new object. */
+const SERVER_SET_ON_CREATE = [
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'generation',
+  'selfLink',
+];
+
+type Resources = { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
+/** A pod's QoS class as kubelet and kube-apiserver compute it from its containers' requests and limits. */
+function qosClass(pod: KubeObject): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const spec = pod.spec as { containers?: Array<{ resources?: Resources }>; initContainers?: Array<{ resources?: Resources }> } | undefined;
+  const all = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].map((c) => c.resources ?? {});
+  const any = all.some((r) => Object.keys(r.requests ?? {}).length > 0 || Object.keys(r.limits ?? {}).length > 0);
+  if (!any) return 'BestEffort';
+  const guaranteed = all.every((r) =>
+    ['cpu', 'memory'].every((k) => r.limits?.[k] !== undefined && (r.requests?.[k] === undefined || String(r.requests[k]) === String(r.limits[k]))),
+  );
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
 /** Everything but metadata and status: what `generation` counts changes of. */
 const specOf = (o: KubeObject) => {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
@@ -106,17 +131,7 @@ export class Registry {
   /** Server-owned fields of a new object. */
   #initialize(s: RequestScope, obj: KubeObject): KubeObject {
     const meta: ObjectMeta = { ...obj.metadata };
-    for (const k of [
-      'uid',
-      'resourceVersion',
-      'creationTimestamp',
-      'deletionTimestamp',
-      'deletionGracePeriodSeconds',
-      'managedFields',
-      'generation',
-      'selfLink',
-    ])
-      delete meta[k];
+    for (const k of SERVER_SET_ON_CREATE) delete meta[k];
     meta.uid = randomUUID();
     meta.creationTimestamp = nowRFC3339();
     if (s.def.custom || s.def.kind === 'Pod') meta.generation = 1;
@@ -125,6 +140,7 @@ export class Registry {
     if (s.def.status && s.def.kind !== 'Namespace') delete out.status;
     defaults(s.def, out);
     if (s.def.kind === 'Namespace') out.status = { phase: 'Active' };
+    if (s.def.kind === 'Pod') out.status = { phase: 'Pending', qosClass: qosClass(out) };
     if (s.def.kind === 'VirtualMachineInstance') {
       // KubeVirt's mutating webhook starts every VMI Pending "to avoid blank status".
       // (Its foreground-deletion finalizer comes with the VMI controller that removes it.)
@@ -183,7 +199,10 @@ export class Registry {
       if (!expectedRv && patched.metadata) patched.metadata.resourceVersion = current.metadata?.resourceVersion;
       return this.#replace(s, current, patched, patched.metadata?.resourceVersion);
     } catch (e) {
-      if (e instanceof PatchError) throw new StatusError(e.status, e.reason, e.message);
+      if (e instanceof PatchError) {
+        const causes = e.causes?.map((c) => ({ reason: c.type, message: c.message, field: c.field }));
+        throw new StatusError(e.status, e.reason, e.message, causes ? { causes } : undefined);
+      }
       throw e;
     }
   }
