@@ -28,7 +28,12 @@ function call(c: Call, method: string, path: string, body?: unknown): Promise<nu
   return new Promise((resolve, reject) => {
     const req = request(
       `${c.url}${path}`,
-      { method, agent, ca: c.ca, headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': type, ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) } },
+      {
+        method,
+        agent,
+        ca: c.ca,
+        headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': type, ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -67,10 +72,16 @@ async function main() {
   const c: Call = { url: api.url, ca: api.caCert, token: api.adminToken };
 
   // Floors.
-  const bare = createServer({ cert: (await import('node:fs')).readFileSync(join(dir, 'state', 'pki', 'apiserver.crt')), key: (await import('node:fs')).readFileSync(join(dir, 'state', 'pki', 'apiserver.key')) }, (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end('{"kind":"Status","status":"Success"}');
-  });
+  const bare = createServer(
+    {
+      cert: (await import('node:fs')).readFileSync(join(dir, 'state', 'pki', 'apiserver.crt')),
+      key: (await import('node:fs')).readFileSync(join(dir, 'state', 'pki', 'apiserver.key')),
+    },
+    (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"kind":"Status","status":"Success"}');
+    },
+  );
   await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
   const bareCall: Call = { url: `https://127.0.0.1:${(bare.address() as AddressInfo).port}`, ca: api.caCert, token: '' };
   const requestFloor = await timeEach(1000, () => call(bareCall, 'GET', '/'));
@@ -88,27 +99,54 @@ async function main() {
   // The API server.
   const cm = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { bench: 'yes' } }, data: { k: 'v' } });
   report('create ConfigMap', await timeEach(500, (i) => call(c, 'POST', '/api/v1/namespaces/default/configmaps', cm(`cm-${i}`))), requestFloor);
-  const vmi = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] }, resources: { requests: { memory: '128M' } } }, networks: [{ name: 'default', pod: {} }] } };
-  report('create VirtualMachineInstance', await timeEach(200, (i) => call(c, 'POST', '/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances', { ...vmi, metadata: { name: `vmi-${i}` } })), requestFloor);
+  const vmi = {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    spec: {
+      domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] }, resources: { requests: { memory: '128M' } } },
+      networks: [{ name: 'default', pod: {} }],
+    },
+  };
+  report(
+    'create VirtualMachineInstance',
+    await timeEach(200, (i) => call(c, 'POST', '/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances', { ...vmi, metadata: { name: `vmi-${i}` } })),
+    requestFloor,
+  );
   report('get ConfigMap', await timeEach(1000, (i) => call(c, 'GET', `/api/v1/namespaces/default/configmaps/cm-${i % 500}`)), requestFloor);
   report('list 500 ConfigMaps', await timeEach(50, () => call(c, 'GET', '/api/v1/namespaces/default/configmaps')), requestFloor);
-  report('list with label selector (500 match)', await timeEach(50, () => call(c, 'GET', '/api/v1/namespaces/default/configmaps?labelSelector=bench%3Dyes')), requestFloor);
-  report('merge patch ConfigMap', await timeEach(300, (i) => call(c, 'PATCH', `/api/v1/namespaces/default/configmaps/cm-${i}`, { data: { k: String(i) } })), requestFloor);
+  report(
+    'list with label selector (500 match)',
+    await timeEach(50, () => call(c, 'GET', '/api/v1/namespaces/default/configmaps?labelSelector=bench%3Dyes')),
+    requestFloor,
+  );
+  report(
+    'merge patch ConfigMap',
+    await timeEach(300, (i) => call(c, 'PATCH', `/api/v1/namespaces/default/configmaps/cm-${i}`, { data: { k: String(i) } })),
+    requestFloor,
+  );
 
   // Fan-out: one change reaching W watchers, timed until the last watcher has it.
   for (const watchers of [10, 100]) {
     const streams: Array<{ got: number; close(): void }> = [];
     await Promise.all(
-      Array.from({ length: watchers }, () => new Promise<void>((resolve) => {
-        const s = { got: 0, close: () => {} };
-        const req = request(`${c.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${api.store.resourceVersion}`, { ca: c.ca, headers: { Authorization: `Bearer ${c.token}` } }, (res) => {
-          res.on('data', (d: Buffer) => (s.got += d.toString().split('\n').length - 1));
-          resolve();
-        });
-        s.close = () => req.destroy();
-        req.end();
-        streams.push(s);
-      })),
+      Array.from(
+        { length: watchers },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = { got: 0, close: () => {} };
+            const req = request(
+              `${c.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${api.store.resourceVersion}`,
+              { ca: c.ca, headers: { Authorization: `Bearer ${c.token}` } },
+              (res) => {
+                res.on('data', (d: Buffer) => (s.got += d.toString().split('\n').length - 1));
+                resolve();
+              },
+            );
+            s.close = () => req.destroy();
+            req.end();
+            streams.push(s);
+          }),
+      ),
     );
     const fanout = await timeEach(30, async (i) => {
       const before = streams.map((s) => s.got);

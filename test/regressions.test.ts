@@ -197,4 +197,84 @@ describe('regressions', () => {
     });
     assert.equal(status, 200, 'the response arrived with no event to carry it');
   });
+
+  describe('hostile input (second review)', () => {
+    const yaml = { 'Content-Type': 'application/yaml' };
+
+    it('leaves Object.prototype alone when a body carries "__proto__" keys', async () => {
+      const r = await c.http('PATCH', `${cms()}/odd2`, { __proto__: { deletionTimestamp: 'x' } }, merge);
+      assert.ok(r.status >= 400);
+      const raw = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"proto"},"data":{"__proto__":"kept"}}';
+      assert.equal((await c.http('POST', cms(), raw)).status, 201);
+      assert.equal(({} as Record<string, unknown>).deletionTimestamp, undefined);
+      const stored = await c.http('GET', `${cms()}/proto`);
+      assert.match(stored.body, /"__proto__":"kept"/, 'a __proto__ data key is ordinary data');
+      assert.equal((await c.http('POST', cms(), configMap('after-proto'))).status, 201, 'the server still creates objects');
+    });
+
+    it('refuses YAML that is not JSON: NaN, cycles, binary, absurd nesting', async () => {
+      const bodies = [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nan}\ndata: {a: .nan}\n',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cyc}\ndata: &x {a: *x}\n',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bin}\nbinaryData: {a: !!binary aGk=}\n',
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: ${'['.repeat(5000)}${']'.repeat(5000)}\n`,
+      ];
+      for (const b of bodies) {
+        const r = await c.http('POST', cms(), b, yaml);
+        assert.equal(r.status, 400, b.slice(0, 60));
+        assert.match(r.json().message, /could not be decoded/);
+      }
+    });
+
+    it('does not stall on a hostile Istio duration', async () => {
+      const vs = {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'slow' },
+        spec: { hosts: ['a'], http: [{ timeout: `${'1'.repeat(120000)}x`, route: [{ destination: { host: 'a' } }] }] },
+      };
+      const t = Date.now();
+      const r = await c.http('POST', '/apis/networking.istio.io/v1/namespaces/default/virtualservices', vs);
+      assert.equal(r.status, 403, 'denied by validation.istio.io');
+      assert.ok(Date.now() - t < 2000, `answered in ${Date.now() - t} ms`);
+    });
+
+    it('treats a resourceVersion in an applied config as a precondition', async () => {
+      const path = `${cms()}/applied-rv?fieldManager=t`;
+      const made = await c.http(
+        'PATCH',
+        path,
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied-rv' }, data: { a: '1' } },
+        { 'Content-Type': 'application/apply-patch+yaml' },
+      );
+      assert.equal(made.status, 201);
+      const stale = await c.http(
+        'PATCH',
+        path,
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied-rv', resourceVersion: '1' }, data: { a: '2' } },
+        { 'Content-Type': 'application/apply-patch+yaml' },
+      );
+      assert.equal(stale.status, 409);
+    });
+
+    it('refuses a patch that removes or changes the name', async () => {
+      await c.http('POST', cms(), configMap('named', { labels: { keep: 'me' } }));
+      const gone = await c.http('PATCH', `${cms()}/named`, { metadata: null }, merge);
+      assert.equal(gone.status, 400);
+      assert.equal(gone.json().message, 'the name of the object () does not match the name on the URL (named)');
+      assert.equal((await c.http('GET', `${cms()}/named`)).json().metadata.labels.keep, 'me');
+    });
+
+    it('refuses integers past their format (int32 grace period)', async () => {
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'big' },
+        spec: { terminationGracePeriodSeconds: 1e300, containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 2 ** 40 }] }] },
+      };
+      const r = await c.http('POST', '/api/v1/namespaces/default/pods', pod);
+      assert.equal(r.status, 422);
+      assert.match(r.json().message, /containerPort: Invalid value: 1099511627776: must fit in a 32-bit integer/);
+    });
+  });
 });

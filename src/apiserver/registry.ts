@@ -194,6 +194,10 @@ export class Registry {
           : type === 'merge'
             ? applyMergePatch(live, patch)
             : applyStrategicMergePatch(live, patch, { group: s.def.group, kind: s.def.kind });
+      // kube's checkName: a patch may not rename the object, nor remove its name or metadata.
+      if (patched.metadata?.name !== s.name) {
+        throw status.badRequest(`the name of the object (${patched.metadata?.name ?? ''}) does not match the name on the URL (${s.name})`);
+      }
       // A patch that does not name a resourceVersion applies to whatever is current.
       const expectedRv = (patch as KubeObject)?.metadata?.resourceVersion;
       if (!expectedRv && patched.metadata) patched.metadata.resourceVersion = current.metadata?.resourceVersion;
@@ -218,7 +222,7 @@ export class Registry {
       throw status.badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply requests');
     }
     const force = s.query.get('force') === 'true';
-    const opts = { manager: manager(s), force, gk: { group: s.def.group, kind: s.def.kind }, now: nowRFC3339() };
+    const opts = { manager: manager(s), force, gk: { group: s.def.group, kind: s.def.kind }, now: nowRFC3339(), subresource: s.subresource };
     if (!current) {
       // Apply creates: the applied config is decoded and admitted like any create.
       const obj = serverSideApply(undefined, { ...applied, metadata: { ...applied.metadata, name: s.name } }, opts);
@@ -226,7 +230,8 @@ export class Registry {
     }
     const live = this.present(s.def, s.version, current);
     const merged = serverSideApply(live, applied, opts);
-    return this.#replace(s, current, merged, current.metadata?.resourceVersion, true);
+    // A resourceVersion in the applied config is a precondition, as in kube.
+    return this.#replace(s, current, merged, applied.metadata?.resourceVersion || current.metadata?.resourceVersion, true);
   }
 
   #createFromApply(s: RequestScope, obj: KubeObject): KubeObject {

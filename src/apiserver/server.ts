@@ -9,6 +9,7 @@ import type { KubeObject, Store } from '../store/index.js';
 import type { Pki } from './certs.js';
 import { customResourceDefinitions } from './crds.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
+import { toJsonValue } from './json-value.js';
 import { openapiDocumentBytes, openapiRoot, openapiV2 } from './openapi.js';
 import { paginate } from './paging.js';
 import { patchTypeOf } from './patch/index.js';
@@ -62,7 +63,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (isKubeProtobuf(contentType)) {
     try {
-      return decodeKubeProtobuf(raw);
+      return toJsonValue(decodeKubeProtobuf(raw));
     } catch (e) {
       if (e instanceof ProtobufError) throw status.badRequest(`the body of the request could not be decoded: ${e.message}`);
       throw e;
@@ -71,11 +72,13 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw status.badRequest('the body of the request was empty');
   const isYaml = /yaml/.test(contentType ?? '');
+  let parsed: unknown;
   try {
-    return isYaml ? YAML.parse(text) : JSON.parse(text);
+    parsed = isYaml ? YAML.parse(text) : JSON.parse(text);
   } catch (e) {
     throw status.badRequest(`the body of the request could not be decoded: ${(e as Error).message.split('\n')[0]}`);
   }
+  return toJsonValue(parsed);
 }
 
 function wantsTable(accept: string | undefined): boolean {

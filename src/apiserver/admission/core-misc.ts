@@ -38,12 +38,12 @@ export function validateConfigMap(cm: KubeObject, ctx: AdmissionContext): FieldE
   let size = 0;
   for (const [k, v] of Object.entries(data)) {
     errs.push(...invalidEach(key('data', k), k, isConfigMapKey(k)));
-    if (k in binary) errs.push(fieldError.invalid(key('data', k), k, 'duplicate of key present in binaryData'));
+    if (Object.hasOwn(binary, k)) errs.push(fieldError.invalid(key('data', k), k, 'duplicate of key present in binaryData'));
     size += typeof v === 'string' ? Buffer.byteLength(v) : 0;
   }
   for (const [k, v] of Object.entries(binary)) {
     errs.push(...invalidEach(key('binaryData', k), k, isConfigMapKey(k)));
-    if (k in data) errs.push(fieldError.invalid(key('binaryData', k), k, 'duplicate of key present in data'));
+    if (Object.hasOwn(data, k)) errs.push(fieldError.invalid(key('binaryData', k), k, 'duplicate of key present in data'));
     size += base64Length(v);
   }
   if (size > MAX_SECRET_SIZE) errs.push(fieldError.tooLong('data', '', MAX_SECRET_SIZE));

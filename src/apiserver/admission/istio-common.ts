@@ -16,6 +16,8 @@ const GO_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1
 
 /** Go's time.ParseDuration ("1.5s", "10ms", "1h2m"); seconds, or undefined when malformed. */
 export function parseGoDuration(s: string): number | undefined {
+  // No real duration is this long; the cap also bounds the work a hostile one costs.
+  if (s.length > 64) return undefined;
   let rest = s;
   let sign = 1;
   if (rest.startsWith('-') || rest.startsWith('+')) {
@@ -25,7 +27,8 @@ export function parseGoDuration(s: string): number | undefined {
   if (rest === '0') return 0;
   if (rest === '') return undefined;
   let total = 0;
-  const re = /^(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)/;
+  // One way to split digits from the unit: linear, no backtracking.
+  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
   while (rest.length > 0) {
     const m = re.exec(rest);
     if (!m || m[1] === '' || m[1] === '.') return undefined;

@@ -215,6 +215,50 @@ describe('serverSideApply', () => {
     assert.deepEqual((out.spec as any).template.spec.domain.devices.disks, [{ name: 'c' }]);
   });
 
+  it('keeps a separate Apply entry per subresource: applying /status neither takes nor prunes the spec', () => {
+    const main = created();
+    const statusCfg = (ingress: unknown[]): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'default' },
+      status: { loadBalancer: { ingress } },
+    });
+    const applyStatus = (live: KubeObject, cfg: KubeObject, now: string) =>
+      serverSideApply(live, cfg, { manager: 'kubectl', force: false, gk: SVC, now, subresource: 'status' });
+    const withStatus = applyStatus(main, statusCfg([{ ip: '10.0.0.1' }]), T1);
+    assert.deepEqual(withStatus.spec, service().spec);
+    assert.deepEqual(withStatus.metadata?.labels, { app: 'web' });
+    assert.deepEqual(withStatus.status, { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } });
+    const statusEntry = {
+      manager: 'kubectl',
+      operation: 'Apply',
+      apiVersion: 'v1',
+      time: T1,
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } },
+      subresource: 'status',
+    };
+    assert.deepEqual(withStatus.metadata?.managedFields, [...(main.metadata?.managedFields ?? []), statusEntry]);
+
+    // Re-applying the main resource without status leaves the status and its entry alone.
+    const cfg = service();
+    delete cfg.metadata?.labels;
+    const reapplied = apply(withStatus, cfg, 'kubectl', false, T2);
+    assert.deepEqual(reapplied.status, withStatus.status);
+    assert.equal(reapplied.metadata?.labels, undefined);
+    // (entries sort by time: the status entry, from T1, now comes first)
+    assert.deepEqual(reapplied.metadata?.managedFields?.[0], statusEntry);
+    const mainFields = main.metadata?.managedFields?.[0]?.fieldsV1 as Record<string, unknown>;
+    assert.deepEqual(reapplied.metadata?.managedFields?.[1]?.fieldsV1, { 'f:spec': mainFields['f:spec'] });
+    assert.equal(reapplied.metadata?.managedFields?.length, 2);
+
+    // Re-applying /status only prunes what was applied to /status.
+    const cleared = applyStatus(withStatus, statusCfg([{ ip: '10.0.0.2' }]), T2);
+    assert.deepEqual(cleared.spec, service().spec);
+    assert.deepEqual(cleared.status, { loadBalancer: { ingress: [{ ip: '10.0.0.2' }] } });
+    assert.deepEqual(cleared.metadata?.managedFields?.[0], main.metadata?.managedFields?.[0]);
+  });
+
   it('does not mutate its inputs', () => {
     const live = created();
     const cfg = service({ type: 'ClusterIP' });

@@ -31,6 +31,12 @@ export interface ApplyOptions {
   force: boolean;
   gk: GroupKind;
   now: string;
+  /**
+   * The subresource applied to (e.g. `status`), if any. Kube keeps a separate Apply entry per
+   * (manager, subresource): applying /status neither takes nor prunes what the manager applied
+   * to the main resource, and vice versa.
+   */
+  subresource?: string;
 }
 
 interface Conflict {
@@ -83,7 +89,9 @@ export function serverSideApply(live: KubeObject | undefined, applied: KubeObjec
     updateManagers(managers, {}, before, opts.gk, { manager: BEFORE_FIRST_APPLY, apiVersion: live.apiVersion ?? applied.apiVersion, time: opts.now });
   }
 
-  const entry = { manager: opts.manager, operation: 'Apply' as const, apiVersion: applied.apiVersion ?? live?.apiVersion };
+  const entry: Omit<ManagerEntry, 'set'> = { manager: opts.manager, operation: 'Apply', apiVersion: applied.apiVersion ?? live?.apiVersion };
+  if (opts.subresource) entry.subresource = opts.subresource;
+  // The key includes the subresource: what this manager applied before is its entry for this subresource only.
   const key = managerKey(entry);
   const previous = managers.get(key);
   const appliedSet = toFieldSet(config, schema);

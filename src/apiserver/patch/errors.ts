@@ -1,5 +1,5 @@
-export type PatchErrorStatus = 400 | 409 | 415 | 422;
-export type PatchErrorReason = 'BadRequest' | 'Conflict' | 'UnsupportedMediaType' | 'Invalid';
+export type PatchErrorStatus = 400 | 409 | 413 | 415 | 422;
+export type PatchErrorReason = 'BadRequest' | 'Conflict' | 'RequestEntityTooLarge' | 'UnsupportedMediaType' | 'Invalid';
 
 /** One entry of a kube Status' details.causes (used for server-side apply conflicts). */
 export interface PatchErrorCause {
@@ -11,6 +11,7 @@ export interface PatchErrorCause {
 const REASONS: Record<PatchErrorStatus, PatchErrorReason> = {
   400: 'BadRequest',
   409: 'Conflict',
+  413: 'RequestEntityTooLarge',
   415: 'UnsupportedMediaType',
   422: 'Invalid',
 };

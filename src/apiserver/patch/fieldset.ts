@@ -3,7 +3,7 @@
  * metadata.managedFields. A path is a list of path elements spelled as in FieldsV1:
  * `f:<field>`, `k:{"key":value,...}` (list item by its keys), `v:<json>` (set item), `i:<index>`.
  */
-import { goFmt, isObject, type JsonObject } from './util.js';
+import { goFmt, isObject, type JsonObject, setOwn } from './util.js';
 
 export type Path = string[];
 
@@ -125,7 +125,7 @@ export class FieldSet {
       const c = this.children.get(k) as FieldSet;
       if (c.isEmpty()) continue;
       const body = c.toFieldsV1();
-      out[k] = c.member && Object.keys(body).length > 0 ? { '.': {}, ...body } : body;
+      setOwn(out, k, c.member && Object.keys(body).length > 0 ? { '.': {}, ...body } : body);
     }
     return out;
   }

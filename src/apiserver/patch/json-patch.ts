@@ -7,12 +7,17 @@
  * due to an error in our request"; we keep the specific text as the message.)
  */
 import type { KubeObject } from '../admission/types.js';
-import { badRequest, invalid } from './errors.js';
-import { clone, deepEqual, isObject, type JsonObject, jsonTypeName } from './util.js';
+import { badRequest, invalid, PatchError } from './errors.js';
+import { clone, deepEqual, getOwn, isObject, type JsonObject, jsonTypeName, setOwn } from './util.js';
 
 const MISSING = 'missing value';
 const INVALID_INDEX = 'invalid index referenced';
 const TEST_FAILED = 'test failed';
+
+/** kube-apiserver's maxJSONPatchOperations. */
+export const MAX_JSON_PATCH_OPERATIONS = 10000;
+/** kube-apiserver's JSONPatchMaxCopyBytes (evanphx's AccumulatedCopySizeLimit): bytes all copy ops may add. */
+export const JSON_PATCH_MAX_COPY_BYTES = 3 * 1024 * 1024;
 
 /** An error as the Go library would wrap it (errors.Wrapf: "msg: cause"). */
 class OpError extends Error {}
@@ -59,7 +64,7 @@ function get(c: Container, key: string): unknown {
 
 function add(c: Container, key: string, val: unknown): void {
   if (!Array.isArray(c)) {
-    c[key] = val;
+    setOwn(c, key, val);
     return;
   }
   if (key === '-') {
@@ -83,7 +88,7 @@ function add(c: Container, key: string, val: unknown): void {
 
 function set(c: Container, key: string, val: unknown): void {
   if (Array.isArray(c)) c[arrayIndex(key, c.length)] = val;
-  else c[key] = val;
+  else setOwn(c, key, val);
 }
 
 function remove(c: Container, key: string): void {
@@ -120,7 +125,7 @@ interface Op {
 }
 
 function field(op: Op, name: 'path' | 'from'): string | undefined {
-  const v = op[name];
+  const v = getOwn(op, name);
   return typeof v === 'string' ? v : undefined;
 }
 
@@ -128,10 +133,23 @@ function missingField(name: 'path' | 'from'): string {
   return `operation missing ${name} field: ${MISSING}`;
 }
 
-function applyOp(holder: { doc: Container }, op: Op): void {
-  const kind = typeof op.op === 'string' ? op.op : 'unknown';
+/** The size evanphx's deepCopy counts for a copied value: its JSON encoding's length in bytes. */
+function jsonSize(v: unknown): number {
+  return v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v) ?? 'null');
+}
+
+interface State {
+  doc: Container;
+  /** Bytes added by copy operations so far. */
+  copied: number;
+}
+
+function applyOp(holder: State, op: Op): void {
+  const opName = getOwn(op, 'op');
+  const kind = typeof opName === 'string' ? opName : 'unknown';
   const path = field(op, 'path');
-  const value = op.value === undefined ? null : clone(op.value);
+  const opValue = getOwn(op, 'value');
+  const value = opValue === undefined ? null : clone(opValue);
   const doc = holder.doc;
   switch (kind) {
     case 'add': {
@@ -209,6 +227,13 @@ function applyOp(holder: { doc: Container }, op: Op): void {
       if (path === undefined) throw wrap('copy operation failed to decode path', MISSING);
       const dst = findObject(doc, path);
       if (!dst) throw wrap(`copy operation does not apply: doc is missing destination path: ${path}`, MISSING);
+      // Checked before copying, so a chain of copies cannot double the document op after op.
+      holder.copied += jsonSize(val);
+      if (holder.copied > JSON_PATCH_MAX_COPY_BYTES) {
+        throw new OpError(
+          `Unable to complete the copy, the accumulated size increase of copy is ${holder.copied}, exceeding the limit ${JSON_PATCH_MAX_COPY_BYTES}`,
+        );
+      }
       try {
         add(dst[0], dst[1], clone(val) ?? null);
       } catch (e) {
@@ -250,7 +275,13 @@ export function applyJsonPatch(obj: KubeObject, ops: unknown): KubeObject {
       throw badRequest(`json: cannot unmarshal ${jsonTypeName(op)} into Go value of type jsonpatch.Operation`);
     }
   }
-  const holder: { doc: Container } = { doc: clone(obj) as JsonObject };
+  if (ops.length > MAX_JSON_PATCH_OPERATIONS) {
+    throw new PatchError(
+      413,
+      `Request entity too large: The allowed operations in the patch (${ops.length}) exceeds the maximum (${MAX_JSON_PATCH_OPERATIONS})`,
+    );
+  }
+  const holder: State = { doc: clone(obj) as JsonObject, copied: 0 };
   for (const op of ops) {
     try {
       applyOp(holder, (op ?? {}) as Op);

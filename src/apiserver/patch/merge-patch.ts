@@ -1,14 +1,14 @@
 /** RFC 7386 JSON merge patch, as evanphx/json-patch's MergePatch applies it for kube. */
 import type { KubeObject } from '../admission/types.js';
 import { badRequest } from './errors.js';
-import { clone, isObject, type JsonObject } from './util.js';
+import { clone, getOwn, isObject, type JsonObject, setOwn } from './util.js';
 
 /** Drops null-valued keys from objects, recursively (arrays keep their null elements). */
 export function pruneNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(pruneNulls);
   if (!isObject(v)) return v;
   const out: JsonObject = {};
-  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = pruneNulls(x);
+  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) setOwn(out, k, pruneNulls(x));
   return out;
 }
 
@@ -16,8 +16,9 @@ function mergeInto(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return pruneNulls(clone(patch));
   const out: JsonObject = isObject(target) ? target : {};
   for (const [k, v] of Object.entries(patch)) {
+    // Own keys only: `__proto__` is a key like any other (reading it must not reach Object.prototype).
     if (v === null) delete out[k];
-    else if (v !== undefined) out[k] = mergeInto(out[k], v);
+    else if (v !== undefined) setOwn(out, k, mergeInto(getOwn(out, k), v));
   }
   return out;
 }

@@ -138,14 +138,16 @@ export interface Schema {
 export function schemaFor(gk: GroupKind): Schema {
   const group = gk.group === 'core' ? '' : gk.group;
   const builtin = isBuiltinGroup(group);
-  const rules: KindRules = KIND_RULES[`${group}/${gk.kind}`] ?? { lists: {} };
+  const kindKey = `${group}/${gk.kind}`;
+  const rules: KindRules = (Object.hasOwn(KIND_RULES, kindKey) ? KIND_RULES[kindKey] : undefined) ?? { lists: {} };
   const lists = builtin ? { ...METADATA_LISTS, ...rules.lists } : METADATA_LISTS;
   const atomicMaps = new Set(builtin ? (rules.atomicMaps ?? []) : []);
   const present = new Set(builtin ? ['spec', 'status', ...(rules.alwaysPresent ?? [])] : []);
   return {
     builtin,
-    list: (path) => lists[path],
-    ssaList: (path) => lists[path]?.ssa ?? 'atomic',
+    // Paths come from user field names: look up own entries only (`__proto__`, `constructor`...).
+    list: (path) => (Object.hasOwn(lists, path) ? lists[path] : undefined),
+    ssaList: (path) => (Object.hasOwn(lists, path) ? lists[path]?.ssa : undefined) ?? 'atomic',
     atomicMap: (path) => atomicMaps.has(path),
     alwaysPresent: (path) => present.has(path),
   };

@@ -6,9 +6,9 @@
 import type { KubeObject } from '../admission/types.js';
 import { badRequest, invalid, PatchError } from './errors.js';
 import { childPath, type GroupKind, isBuiltinGroup, itemPath, type Schema, schemaFor } from './schema.js';
-import { clone, goFmt, isObject, type JsonObject, jsonTypeName } from './util.js';
+import { badArgType, badPatchType, DIRECTIVE, elementKind, goType, type Kind, noMergeKey, normalizeElementOrder, partition, SmpError } from './smp-list.js';
+import { clone, getOwn, goFmt, isObject, type JsonObject, jsonTypeName, setOwn } from './util.js';
 
-const DIRECTIVE = '$patch';
 const RETAIN_KEYS = '$retainKeys';
 const DELETE_PRIMITIVE = '$deleteFromPrimitiveList';
 const SET_ORDER = '$setElementOrder';
@@ -18,134 +18,6 @@ const ERR_PRIMITIVE_LIST = 'invalid patch format of primitive list';
 const ERR_RETAIN_KEYS = 'invalid patch format of retainKeys';
 const ERR_SET_ORDER = 'invalid patch format of setElementOrder list';
 const BAD_REQUEST = new Set([ERR_PRIMITIVE_LIST, ERR_RETAIN_KEYS, ERR_SET_ORDER]);
-
-class SmpError extends Error {}
-
-const noMergeKey = (m: unknown, key: string) => new SmpError(`map: ${goFmt(m)} does not contain declared merge key: ${key}`);
-const badPatchType = (t: unknown, m: unknown) => new SmpError(`unknown patch type: ${goFmt(t)} in map: ${goFmt(m)}`);
-const goType = (v: unknown): string =>
-  isObject(v)
-    ? 'map[string]interface {}'
-    : Array.isArray(v)
-      ? '[]interface {}'
-      : v === null
-        ? '<nil>'
-        : typeof v === 'number'
-          ? 'float64'
-          : typeof v === 'boolean'
-            ? 'bool'
-            : 'string';
-const badArgType = (expected: string, v: unknown) => new SmpError(`expected a ${expected}, but received a ${goType(v)}`);
-
-type Kind = 'map' | 'scalar';
-
-/** sliceElementType: every element must have the same JSON type, and not be a list. */
-function elementKind(...lists: unknown[][]): Kind | undefined {
-  let prev: string | undefined;
-  for (const list of lists) {
-    for (const v of list) {
-      const t = goType(v);
-      if (prev === undefined) {
-        if (Array.isArray(v)) throw new SmpError('lists of lists are not supported');
-        prev = t;
-      } else if (prev !== t) {
-        throw new SmpError(`list element types are not identical: ${goFmt(lists)}`);
-      }
-    }
-  }
-  return prev === undefined ? undefined : prev === 'map[string]interface {}' ? 'map' : 'scalar';
-}
-
-/** index(): position of `v` in `list`, matching maps by merge key value. */
-function indexIn(list: unknown[], v: unknown, mergeKey: string, kind: Kind): number {
-  const val = (x: unknown) => (kind === 'map' ? (isObject(x) ? x[mergeKey] : undefined) : x);
-  const want = val(v);
-  return list.findIndex((x) => val(x) === want);
-}
-
-function validateMergeKeys(mergeKey: string, ...lists: unknown[][]): void {
-  for (const list of lists) {
-    for (const item of list) {
-      if (!isObject(item)) throw badArgType('map[string]interface {}', item);
-      if (!Object.hasOwn(item, mergeKey)) throw noMergeKey(item, mergeKey);
-    }
-  }
-}
-
-/** normalizeSliceOrder: sort `toSort` by `order` (Go's stable insertion sort, with its lenient less()). */
-function normalizeSliceOrder(toSort: unknown[], order: unknown[], mergeKey: string, kind: Kind): unknown[] {
-  let items = toSort;
-  let toDelete: unknown[] = [];
-  if (kind === 'map') {
-    validateMergeKeys(mergeKey, toSort, order);
-    items = toSort.filter((v) => (v as JsonObject)[DIRECTIVE] !== 'delete');
-    toDelete = toSort.filter((v) => (v as JsonObject)[DIRECTIVE] === 'delete');
-  }
-  const less = (a: unknown, b: unknown): boolean => {
-    const ia = indexIn(order, a, mergeKey, kind);
-    const ib = ia >= 0 ? indexIn(order, b, mergeKey, kind) : -1;
-    return ia >= 0 && ib >= 0 ? ia < ib : true;
-  };
-  const out = [...items];
-  for (let i = 1; i < out.length; i++) {
-    for (let j = i; j > 0 && less(out[j], out[j - 1]); j--) [out[j - 1], out[j]] = [out[j], out[j - 1]];
-  }
-  return [...out, ...toDelete];
-}
-
-/** mergeSortedSlice: interleave server-only items (left) with patch items (right). */
-function mergeSorted(left: unknown[], right: unknown[], serverOrder: unknown[], mergeKey: string, kind: Kind): unknown[] {
-  const out: unknown[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < left.length || j < right.length) {
-    if (i >= left.length) out.push(right[j++]);
-    else if (j >= right.length) out.push(left[i++]);
-    else {
-      const li = indexIn(serverOrder, left[i], mergeKey, kind);
-      const ri = indexIn(serverOrder, right[j], mergeKey, kind);
-      if (li >= 0 && ri >= 0 && li < ri) out.push(left[i++]);
-      else out.push(right[j++]);
-    }
-  }
-  return out;
-}
-
-function normalizeElementOrder(
-  patch: unknown[],
-  serverOnly: unknown[],
-  patchOrder: unknown[],
-  serverOrder: unknown[],
-  mergeKey: string,
-  kind: Kind,
-): unknown[] {
-  const p = normalizeSliceOrder(patch, patchOrder, mergeKey, kind);
-  const s = normalizeSliceOrder(serverOnly, serverOrder, mergeKey, kind);
-  return mergeSorted(s, p, serverOrder, mergeKey, kind);
-}
-
-/** Splits `merged` into items present in `by` and the rest (server-only). */
-function partition(merged: unknown[], by: unknown[], mergeKey: string, kind: Kind): [unknown[], unknown[]] {
-  const inPatch: unknown[] = [];
-  const serverOnly: unknown[] = [];
-  for (const v of merged) {
-    if (kind === 'map') {
-      if (!isObject(v)) throw badArgType('map[string]interface {}', v);
-      if (!Object.hasOwn(v, mergeKey)) throw noMergeKey(v, mergeKey);
-    }
-    (indexIn(by, v, mergeKey, kind) >= 0 ? inPatch : serverOnly).push(v);
-  }
-  return [inPatch, serverOnly];
-}
-
-function findByKey(list: unknown[], key: string, value: unknown): number {
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i];
-    if (!isObject(v)) throw new SmpError(`value for key ${i} is not a map.`);
-    if (Object.hasOwn(v, key) && v[key] === value) return i;
-  }
-  return -1;
-}
 
 class Merger {
   constructor(private readonly schema: Schema) {}
@@ -189,19 +61,20 @@ class Merger {
         delete original[k];
         continue;
       }
-      const orig = original[k];
+      // Own keys only, read and written: `__proto__` is a field like any other.
+      const orig = getOwn(original, k);
       if (orig === undefined || orig === null || goType(orig) !== goType(patchV)) {
         const v = this.fresh(patchV, p);
         if (v === undefined) delete original[k];
-        else original[k] = v;
+        else setOwn(original, k, v);
       } else if (isObject(orig)) {
         const merged = this.mergeMap(orig, patchV as JsonObject, p);
         if (merged === undefined) delete original[k];
-        else original[k] = merged;
+        else setOwn(original, k, merged);
       } else if (Array.isArray(orig)) {
-        original[k] = this.mergeList(orig, patchV as unknown[], p);
+        setOwn(original, k, this.mergeList(orig, patchV as unknown[], p));
       } else {
-        original[k] = patchV;
+        setOwn(original, k, patchV);
       }
     }
     return original;
@@ -222,17 +95,31 @@ class Merger {
     let items = patch;
     if (kind === 'scalar') {
       merged = [...original];
-      for (const v of patch) if (!merged.includes(v)) merged.push(v);
+      const seen = new Set(merged);
+      for (const v of patch) {
+        if (seen.has(v)) continue;
+        seen.add(v);
+        merged.push(v);
+      }
     } else {
       if (!mergeKey) throw new SmpError('cannot merge lists without merge key for type struct');
       [orig, items] = this.specialElements(original, patch, path, mergeKey);
       merged = [...orig];
+      // Merge-key value -> position of the first merged item carrying it.
+      const byKey = new Map<unknown, number>();
+      merged.forEach((v, i) => {
+        if (!isObject(v)) throw new SmpError(`value for key ${i} is not a map.`);
+        if (Object.hasOwn(v, mergeKey) && !byKey.has(v[mergeKey])) byKey.set(v[mergeKey], i);
+      });
       for (const v of items) {
         const item = v as JsonObject;
         if (!Object.hasOwn(item, mergeKey)) throw noMergeKey(item, mergeKey);
-        const at = findByKey(merged, mergeKey, item[mergeKey]);
-        if (at >= 0) merged[at] = this.mergeMap(merged[at] as JsonObject, item, itemPath(path)) ?? {};
-        else merged.push(this.mergeMap({}, item, itemPath(path)) ?? {});
+        const at = byKey.get(item[mergeKey]);
+        if (at !== undefined) merged[at] = this.mergeMap(merged[at] as JsonObject, item, itemPath(path)) ?? {};
+        else {
+          byKey.set(item[mergeKey], merged.length);
+          merged.push(this.mergeMap({}, item, itemPath(path)) ?? {});
+        }
       }
     }
     const [inPatch, serverOnly] = partition(merged, items, mergeKey, kind);
@@ -242,7 +129,7 @@ class Merger {
   /** mergeSliceWithSpecialElements: `$patch: delete` items remove, `$patch: replace` replaces the list. */
   specialElements(original: unknown[], patch: unknown[], path: string, mergeKey: string): [unknown[], unknown[]] {
     const plain: unknown[] = [];
-    let orig = [...original];
+    const deleted = new Set<unknown>();
     let replace = false;
     for (const v of patch) {
       const item = v as JsonObject;
@@ -253,7 +140,7 @@ class Merger {
       const directive = item[DIRECTIVE];
       if (directive === 'delete') {
         if (!Object.hasOwn(item, mergeKey)) throw noMergeKey(item, mergeKey);
-        orig = orig.filter((o) => !(isObject(o) && Object.hasOwn(o, mergeKey) && o[mergeKey] === item[mergeKey]));
+        deleted.add(item[mergeKey]);
       } else if (directive === 'replace') {
         replace = true;
       } else if (directive === 'merge') {
@@ -265,6 +152,7 @@ class Merger {
       }
     }
     if (replace) return [plain.map((x) => this.mergeMap({}, x as JsonObject, itemPath(path)) ?? {}), []];
+    const orig = deleted.size === 0 ? [...original] : original.filter((o) => !(isObject(o) && Object.hasOwn(o, mergeKey) && deleted.has(o[mergeKey])));
     return [orig, plain];
   }
 
@@ -272,10 +160,15 @@ class Merger {
     const [prefix, field] = splitDirective(key);
     if (prefix !== DELETE_PRIMITIVE || field === undefined) throw new SmpError(ERR_PRIMITIVE_LIST);
     if (!Array.isArray(patchV)) throw new SmpError(ERR_PRIMITIVE_LIST);
-    const orig = original[field];
+    const orig = getOwn(original, field);
     // kube would store the deletion list itself when the field is absent; deleting from nothing is a no-op.
     if (!Array.isArray(orig) || !this.schema.list(childPath(path, field))?.smp) return;
-    original[field] = orig.filter((v) => !patchV.includes(v));
+    const drop = new Set(patchV);
+    setOwn(
+      original,
+      field,
+      orig.filter((v) => !drop.has(v)),
+    );
   }
 
   applyRetainKeys(original: JsonObject, patch: JsonObject): void {
@@ -283,11 +176,12 @@ class Merger {
     const list = patch[RETAIN_KEYS];
     delete patch[RETAIN_KEYS];
     if (!Array.isArray(list)) throw new SmpError(ERR_RETAIN_KEYS);
+    const keep = new Set<unknown>(list);
     for (const [k, v] of Object.entries(patch)) {
       if (v === null || k.startsWith(DELETE_PRIMITIVE) || k.startsWith(SET_ORDER)) continue;
-      if (!list.includes(k)) throw new SmpError(ERR_RETAIN_KEYS);
+      if (!keep.has(k)) throw new SmpError(ERR_RETAIN_KEYS);
     }
-    for (const k of Object.keys(original)) if (!list.includes(k)) delete original[k];
+    for (const k of Object.keys(original)) if (!keep.has(k)) delete original[k];
   }
 
   /** mergePatchIntoOriginal: merges each list named by `$setElementOrder/<list>`, then orders it. */
@@ -300,8 +194,8 @@ class Merger {
       const [prefix, field] = splitDirective(key);
       if (prefix !== SET_ORDER || field === undefined) throw new SmpError(ERR_SET_ORDER);
       const p = childPath(path, field);
-      const origList = original[field];
-      const patchList = patch[field];
+      const origList = getOwn(original, field);
+      const patchList = getOwn(patch, field);
       if (origList !== undefined && origList !== null && !Array.isArray(origList)) throw badArgType('[]interface {}', origList);
       if (patchList !== undefined && patchList !== null && !Array.isArray(patchList)) throw badArgType('[]interface {}', patchList);
       const origArr = (origList ?? undefined) as unknown[] | undefined;
@@ -316,11 +210,11 @@ class Merger {
       delete patch[field];
       const kind = elementKind(origArr ?? [], patchArr ?? []);
       if (!kind || merged.length === 0) {
-        original[field] = merged;
+        setOwn(original, field, merged);
         continue;
       }
       const [inOrder, serverOnly] = partition(merged, order, mergeKey, kind);
-      original[field] = normalizeElementOrder(inOrder, serverOnly, order, origArr ?? [], mergeKey, kind);
+      setOwn(original, field, normalizeElementOrder(inOrder, serverOnly, order, origArr ?? [], mergeKey, kind));
     }
   }
 }
@@ -370,12 +264,18 @@ export const UNSUPPORTED_SMP_MESSAGE =
   'the body of the request was in an unknown format - accepted media types include: ' +
   'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml';
 
+export const DELETE_OBJECT_MESSAGE =
+  'a strategic merge patch cannot delete the whole object: "$patch": "delete" is not allowed at the top level of the patch (send a DELETE request instead)';
+
 /** Applies a strategic merge patch to a copy of `obj`, for a built-in (core/v1, discovery/v1) kind. */
 export function applyStrategicMergePatch(obj: KubeObject, patch: unknown, gk: GroupKind): KubeObject {
   if (!isBuiltinGroup(gk.group)) throw new PatchError(415, UNSUPPORTED_SMP_MESSAGE);
   if (!isObject(patch)) {
     throw badRequest(`json: cannot unmarshal ${jsonTypeName(patch)} into Go value of type map[string]interface {}`);
   }
+  // kube's mergeMap answers a top-level `$patch: delete` with an empty object, which its checkName
+  // then rejects (400): a patch cannot delete the object. Say so plainly instead of emptying it.
+  if (getOwn(patch, DIRECTIVE) === 'delete') throw badRequest(DELETE_OBJECT_MESSAGE);
   const merger = new Merger(schemaFor(gk));
   let out: JsonObject | undefined;
   try {
@@ -385,7 +285,7 @@ export function applyStrategicMergePatch(obj: KubeObject, patch: unknown, gk: Gr
     // kube: 400 for malformed directives, 422 for lists of lists, 500 for the rest (we say 422).
     throw BAD_REQUEST.has(e.message) ? badRequest(e.message) : invalid(e.message);
   }
-  const result = out ?? {};
-  stripDirectives(result);
-  return result as KubeObject;
+  if (!out) throw badRequest(DELETE_OBJECT_MESSAGE);
+  stripDirectives(out);
+  return out as KubeObject;
 }

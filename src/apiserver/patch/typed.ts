@@ -5,7 +5,7 @@
 import { invalid } from './errors.js';
 import { FieldSet, type Path, pathString } from './fieldset.js';
 import { childPath, itemPath, type Schema } from './schema.js';
-import { clone, deepEqual, isObject, type JsonObject } from './util.js';
+import { clone, deepEqual, getOwn, isObject, type JsonObject, setOwn } from './util.js';
 
 /** Paths the server owns; they never appear in a manager's set (fieldmanager's stripMetaManager). */
 const SERVER_OWNED: Path[] = [
@@ -121,7 +121,7 @@ export function compare(lhs: unknown, rhs: unknown, schema: Schema): Comparison 
       const lo = (lAbsent ? {} : l) as JsonObject;
       const ro = (rAbsent ? {} : r) as JsonObject;
       const keys = new Set([...Object.keys(ro), ...Object.keys(lo)]);
-      for (const k of keys) walk(lo[k], ro[k], childPath(path, k), [...fpath, `f:${k}`], false);
+      for (const k of keys) walk(getOwn(lo, k), getOwn(ro, k), childPath(path, k), [...fpath, `f:${k}`], false);
     } else {
       const li = indexItems(schema, path, fpath, lAbsent ? [] : (l as unknown[]));
       const ri = indexItems(schema, path, fpath, rAbsent ? [] : (r as unknown[]));
@@ -150,9 +150,10 @@ export function merge(lhs: unknown, rhs: unknown, schema: Schema): unknown {
     if (r === undefined) return clone(l);
     if (l === undefined || l === null) return clone(r);
     if (isObject(l) && isObject(r) && !schema.atomicMap(path)) {
+      // Own keys only, read and written (`__proto__` is a field name like any other).
       const out: JsonObject = {};
-      for (const k of Object.keys(l)) out[k] = clone(l[k]);
-      for (const [k, v] of Object.entries(r)) out[k] = walk(l[k], v, childPath(path, k), [...fpath, `f:${k}`]);
+      for (const k of Object.keys(l)) setOwn(out, k, clone(l[k]));
+      for (const [k, v] of Object.entries(r)) setOwn(out, k, walk(getOwn(l, k), v, childPath(path, k), [...fpath, `f:${k}`]));
       return out;
     }
     if (Array.isArray(l) && Array.isArray(r) && schema.ssaList(path) !== 'atomic') {
@@ -180,7 +181,9 @@ function mergeList(schema: Schema, lhs: unknown[], rhs: unknown[], path: string,
   const lByPE = byPE(lPEs, lhs);
   const rByPE = byPE(rPEs, rhs);
   const shared = rPEs.filter((pe) => lByPE.has(pe));
-  let nextShared = shared.shift();
+  let sharedAt = 0;
+  const shift = (): string | undefined => shared[sharedAt++];
+  let nextShared = shift();
   const mergedRHS = new Set<string>();
   const out: unknown[] = [];
   const item = (pe: string) => walk(lByPE.get(pe), rByPE.get(pe), itemPath(path), [...fpath, pe]);
@@ -194,7 +197,7 @@ function mergeList(schema: Schema, lhs: unknown[], rhs: unknown[], path: string,
         out.push(item(pe));
         li++;
         ri++;
-        nextShared = shared.shift();
+        nextShared = shift();
         continue;
       }
       if (rByPE.has(pe) && nextShared !== undefined && nextShared !== pe) {
@@ -219,7 +222,7 @@ function mergeList(schema: Schema, lhs: unknown[], rhs: unknown[], path: string,
       mergedRHS.add(pe);
       out.push(item(pe));
       ri++;
-      if (nextShared === pe) nextShared = shared.shift();
+      if (nextShared === pe) nextShared = shift();
     }
   }
   return out;

@@ -6,6 +6,24 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `o[k]` if `o` has it as an own property, else undefined. Patches carry user-chosen keys, and
+ * `o['__proto__']` (or `o['constructor']`) would otherwise read Object.prototype (or Object).
+ */
+export function getOwn(o: JsonObject, k: string): unknown {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
+/**
+ * Sets `o[k] = v` as an own enumerable data property, so that `__proto__`, `constructor` and the
+ * like are ordinary keys (assigning `o.__proto__` would call Object.prototype's setter instead).
+ * Keys nothing inherits take the fast plain assignment.
+ */
+export function setOwn(o: JsonObject, k: string, v: unknown): void {
+  if (k in o && !Object.hasOwn(o, k)) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
 export function clone<T>(v: T): T {
   return v === undefined ? v : (structuredClone(v) as T);
 }

@@ -255,8 +255,9 @@ function messageObject(m: MessageModel, bytes: Uint8Array, path: string, raw: bo
       for (const key of [...byKey.keys()].sort()) {
         const v = byKey.get(key);
         const at = `${where}[${JSON.stringify(key)}]`;
-        if (f.scalar) obj[key] = scalarJson(v ?? zeroScalar(f.type));
-        else obj[key] = messageJson(f.type, (v as Uint8Array | undefined) ?? EMPTY, at);
+        // Map keys are data: "__proto__" is a legal ConfigMap key and must stay an own property.
+        const value = f.scalar ? scalarJson(v ?? zeroScalar(f.type)) : messageJson(f.type, (v as Uint8Array | undefined) ?? EMPTY, at);
+        Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
       }
       out[f.name] = obj;
       continue;

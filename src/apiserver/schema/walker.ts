@@ -26,6 +26,8 @@ export interface Node {
   enumValues: readonly unknown[] | undefined;
   /** For 'union': the JSON types accepted ("number" accepts integers too). */
   union: readonly string[];
+  /** For 'integer': the largest magnitude the format holds (int32, or int64 as far as JSON numbers are exact). */
+  maxMagnitude: number;
 }
 
 export interface Findings {
@@ -48,6 +50,7 @@ function makeNode(t: T, typeName: string): Node {
     items: undefined,
     enumValues: undefined,
     union: [],
+    maxMagnitude: Number.MAX_SAFE_INTEGER,
   };
 }
 
@@ -85,6 +88,7 @@ export function compile(schema: Schema): Node {
     node = makeNode(t, t === 'any' ? '' : (schema.type ?? 'object'));
   }
   node.nullable = schema.nullable === true;
+  if (schema.format === 'int32') node.maxMagnitude = 2 ** 31 - 1;
   node.preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   if (Array.isArray(schema.enum)) node.enumValues = schema.enum;
   if (Array.isArray(schema.required)) node.required = schema.required;
@@ -163,6 +167,10 @@ export function check(v: unknown, node: Node, path: string, out: Findings): void
       return;
     }
     default:
+      if (node.t === 'integer' && Math.abs(v as number) > node.maxMagnitude) {
+        const bits = node.maxMagnitude === 2 ** 31 - 1 ? 32 : 64;
+        out.errors.push(fieldError.invalid(path, v, `must fit in a ${bits}-bit integer`));
+      }
       if (node.enumValues && !node.enumValues.includes(v)) {
         out.errors.push(
           fieldError.notSupported(
