@@ -1,16 +1,18 @@
 // The `virtmesh` command: what kubevirtci, istioctl and virtctl do for a real cluster.
 
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { clusterDown, clusterStatus, clusterUp, kubeconfigPath, runForeground } from './cluster.js';
 import { readConfig } from './config.js';
 
 const cfg = readConfig();
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command();
 
 program
   .name('virtmesh')
   .description('Run virtual machines inside a service mesh, on one machine (KubeVirt + Istio + Kiali, embedded).')
-  .version('0.1.0')
+  .version(version)
   .showHelpAfterError();
 
 const cluster = program.command('cluster').description("Start, stop and inspect the embedded cluster (like kubevirtci's cluster-up/cluster-down).");
