@@ -8,7 +8,7 @@ import { applyDefaults, validateObjectMeta, validatorsFor } from './admission/in
 import type { AdmissionContext, KubeObject } from './admission/types.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { checkStructure, pruneUnknownFields } from './schema/index.js';
-import { StatusError, status } from './status.js';
+import { status } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -73,8 +73,4 @@ export function validate(def: ResourceDef, obj: KubeObject, ctx: AdmissionContex
     const istio = v.webhook === 'validation.istio.io';
     throw status.denied(v.webhook, istio ? `configuration is invalid: ${text}` : text, errs, !istio);
   }
-}
-
-export function isStatusError(e: unknown): e is StatusError {
-  return e instanceof StatusError;
 }

@@ -122,21 +122,17 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
     tolerate(() => registry.create(scope(def('', 'ServiceAccount'), ns), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }));
   };
 
-  const pending: Change[] = [];
+  const pending: Array<{ c: Change; d: ResourceDef }> = [];
   let scheduled = false;
   const work = () => {
     scheduled = false;
-    for (const c of pending.splice(0)) {
-      try {
-        const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
-        if (!d) continue;
+    for (const { c, d } of pending.splice(0)) {
+      guarded(() => {
         if (c.type === 'DELETED') collectGarbage(c.object);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(c.object, d);
         if (d === nsDef && c.type === 'ADDED') ensureServiceAccount(c.name);
-      } catch (e) {
-        log(`controller error: ${(e as Error).stack ?? e}`);
-      }
+      });
     }
     guarded(finalizeNamespaces);
     guarded(pendingForeground);
@@ -159,11 +155,12 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   };
   const unsubscribe = store.subscribe((c) => {
     const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
-    if (d?.namespaced) index(d, c.namespace, c.name, c.type === 'DELETED' ? undefined : c.object);
-    if (d && c.type !== 'DELETED' && c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) {
+    if (!d) return;
+    if (d.namespaced) index(d, c.namespace, c.name, c.type === 'DELETED' ? undefined : c.object);
+    if (c.type !== 'DELETED' && c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) {
       foreground.set(objectKey(d, c.namespace, c.name), { d, namespace: c.namespace, name: c.name });
     }
-    pending.push(c);
+    pending.push({ c, d });
     if (!scheduled) {
       scheduled = true;
       setImmediate(work);

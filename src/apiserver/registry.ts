@@ -9,7 +9,7 @@ import type { AdmissionContext, KubeObject, Operation } from './admission/types.
 import { checkTypeMeta, decode, defaults, parseFieldValidation, validate } from './admit.js';
 import type { ClusterIPAllocator } from './cluster-ip.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, type PatchType, recordUpdate, serverSideApply } from './patch/index.js';
-import { apiVersionOf, findByPlural, type ResourceDef } from './resources.js';
+import { apiVersionOf, type ResourceDef } from './resources.js';
 import { type Matcher, selectableFields } from './selectors.js';
 import { StatusError, status, type Target } from './status.js';
 
@@ -118,13 +118,23 @@ export class Registry {
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
     if (!meta.name) throw status.invalid(target(s, ''), [{ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' }]);
     s.name = meta.name;
+    return this.#admitNew(s, { ...body, metadata: meta }, (obj) =>
+      recordUpdate(undefined, obj, { manager: manager(s), now: nowRFC3339(), apiVersion: apiVersionOf(s.def.group, s.version) }),
+    );
+  }
+
+  /**
+   * The path of every new object (create, and apply to a missing object): admission,
+   * server-set fields, managedFields by `manage`, a cluster IP, the commit.
+   */
+  #admitNew(s: RequestScope, body: KubeObject, manage: (obj: KubeObject) => KubeObject): KubeObject {
     this.#checkNamespace(s, 'CREATE');
-    let obj = decode(s.def, s.version, { ...body, metadata: meta }, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
+    let obj = decode(s.def, s.version, body, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
     obj = this.#initialize(s, obj);
     validate(s.def, obj, this.admissionContext('CREATE'));
-    if (this.store.get(storeKey(s.def), s.namespace ?? '', meta.name)) throw status.alreadyExists(target(s));
-    obj = this.#allocate(s, obj);
-    obj = recordUpdate(undefined, obj, { manager: manager(s), now: nowRFC3339(), apiVersion: apiVersionOf(s.def.group, s.version) });
+    // Before allocating: a duplicate must not take a cluster IP with it.
+    if (this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '')) throw status.alreadyExists(target(s));
+    obj = this.#allocate(s, manage(obj));
     return this.#commitCreate(s, obj);
   }
 
@@ -235,16 +245,10 @@ export class Registry {
   }
 
   #createFromApply(s: RequestScope, obj: KubeObject): KubeObject {
+    // serverSideApply made the Apply entry; #initialize clears managedFields, so it is put back.
     const managedFields = obj.metadata?.managedFields;
-    s.name = obj.metadata?.name;
-    this.#checkNamespace(s, 'CREATE');
     const meta = { ...obj.metadata, namespace: s.def.namespaced ? s.namespace : undefined };
-    let out = decode(s.def, s.version, { ...obj, metadata: meta }, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
-    out = this.#initialize(s, out);
-    if (out.metadata) out.metadata.managedFields = managedFields;
-    validate(s.def, out, this.admissionContext('CREATE'));
-    out = this.#allocate(s, out);
-    return this.#commitCreate(s, out);
+    return this.#admitNew(s, { ...obj, metadata: meta }, (out) => ({ ...out, metadata: { ...out.metadata, managedFields } }));
   }
 
   /** The shared path of PUT, PATCH and apply: admission, server-owned fields, commit. */
@@ -355,11 +359,6 @@ export class Registry {
     if (isDryRun(s)) return this.present(s.def, s.version, next);
     if (!pending && grace <= 0) return this.present(s.def, s.version, this.#remove(s, next));
     return this.present(s.def, s.version, this.store.update(storeKey(s.def), s.namespace ?? '', s.name ?? '', next));
-  }
-
-  /** Resolves a resource by URL parts, for handlers and built-in controllers. */
-  static resolve(group: string, version: string, plural: string): ResourceDef | undefined {
-    return findByPlural(group, version, plural);
   }
 }
 

@@ -15,11 +15,12 @@ import { paginate } from './paging.js';
 import { patchTypeOf } from './patch/index.js';
 import { decodeKubeProtobuf, isKubeProtobuf, OPENAPI_V2_PROTOBUF_RESPONSE, ProtobufError } from './protobuf/index.js';
 import { deleteOptions, type Registry, type RequestScope } from './registry.js';
+import { apiVersionOf } from './resources.js';
 import { parseResourcePath, type ResourceRoute } from './routes.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, supportedFieldLabels } from './selectors.js';
 import { StatusError, status, successStatus } from './status.js';
 import { type IncludeObject, toTable } from './tables.js';
-import { serveWatch } from './watch.js';
+import { serveWatch, watchTimeoutSeconds } from './watch.js';
 
 export interface User {
   name: string;
@@ -79,6 +80,11 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
     throw status.badRequest(`the body of the request could not be decoded: ${(e as Error).message.split('\n')[0]}`);
   }
   return toJsonValue(parsed);
+}
+
+/** A `<Kind>List` of the route's kind and version. */
+function listOf(route: ResourceRoute, metadata: Record<string, unknown>, items: unknown[]) {
+  return { kind: `${route.def.kind}List`, apiVersion: apiVersionOf(route.def.group, route.version), metadata, items };
 }
 
 function wantsTable(accept: string | undefined): boolean {
@@ -190,7 +196,7 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
           resourceVersion: query.get('resourceVersion'),
           sendInitialEvents: query.get('sendInitialEvents') === 'true',
           bookmarks: query.get('allowWatchBookmarks') === 'true',
-          timeoutSeconds: Math.min(Number(query.get('timeoutSeconds') ?? 1800) || 1800, 3600),
+          timeoutSeconds: watchTimeoutSeconds(query),
           bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
           table: table ? { includeObject } : undefined,
         });
@@ -204,15 +210,17 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
       const { resourceVersion } = listed;
       const { items, ...more } = paginate(listed.items, query.get('limit'), query.get('continue'), resourceVersion);
       if (table) return respond(200, { ...toTable(route.def, items, { includeObject, resourceVersion }), metadata: { resourceVersion, ...more } });
-      return respond(200, {
-        kind: `${route.def.kind}List`,
-        apiVersion: route.def.group ? `${route.def.group}/${route.version}` : route.version,
-        metadata: { resourceVersion, ...more },
-        items: items.map((o) => {
-          const { apiVersion: _a, kind: _k, ...rest } = o;
-          return route.def.custom ? o : rest;
-        }),
-      });
+      return respond(
+        200,
+        listOf(
+          route,
+          { resourceVersion, ...more },
+          items.map((o) => {
+            const { apiVersion: _a, kind: _k, ...rest } = o;
+            return route.def.custom ? o : rest;
+          }),
+        ),
+      );
     }
 
     if (method === 'POST' && route.name === undefined) {
@@ -257,12 +265,7 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
       const { labels, fields } = selectors();
       const { items } = registry.list(scope, labels, fields);
       const deleted = items.map((o) => registry.delete({ ...scope, namespace: o.metadata?.namespace, name: o.metadata?.name }, options));
-      return respond(200, {
-        kind: `${route.def.kind}List`,
-        apiVersion: route.def.group ? `${route.def.group}/${route.version}` : route.version,
-        metadata: {},
-        items: deleted,
-      });
+      return respond(200, listOf(route, {}, deleted));
     }
     throw status.methodNotAllowed(`the server does not allow this method on the requested resource`);
   };
@@ -288,7 +291,7 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
           res.write(`${JSON.stringify({ type: 'ADDED', object: table ? toTable(route.def, [o], { includeObject, withHeaders: i === 0 }) : o })}\n`);
         }
       }
-      const timer = setTimeout(() => res.end(), Math.min(Number(query.get('timeoutSeconds') ?? 1800) || 1800, 3600) * 1000);
+      const timer = setTimeout(() => res.end(), watchTimeoutSeconds(query) * 1000);
       res.on('close', () => clearTimeout(timer));
       return;
     }

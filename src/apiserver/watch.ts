@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Change, KubeObject, Store } from '../store/index.js';
 import type { Registry, RequestScope } from './registry.js';
+import { apiVersionOf } from './resources.js';
 import { type Matcher, selectableFields } from './selectors.js';
 import { type IncludeObject, toTable } from './tables.js';
 
@@ -17,6 +18,11 @@ export interface WatchOptions {
   timeoutSeconds: number;
   bookmarkIntervalMs: number;
   table?: { includeObject: IncludeObject };
+}
+
+/** A watch's lifetime: the client's timeoutSeconds, else 30 minutes, never more than an hour. */
+export function watchTimeoutSeconds(query: URLSearchParams): number {
+  return Math.min(Number(query.get('timeoutSeconds') ?? 1800) || 1800, 3600);
 }
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -108,7 +114,7 @@ export function serveWatch(res: ServerResponse, store: Store, registry: Registry
 function bookmark(s: RequestScope, rv: number, annotations?: Record<string, string>): KubeObject {
   return {
     kind: s.def.kind,
-    apiVersion: s.def.group ? `${s.def.group}/${s.version}` : s.version,
+    apiVersion: apiVersionOf(s.def.group, s.version),
     metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) },
   };
 }

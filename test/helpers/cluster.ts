@@ -2,7 +2,7 @@
 // temporary state directory) and the real kubectl pointed at it. Everything the
 // harness makes is removed in `after`, also when a test fails.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -104,10 +104,6 @@ export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: 
     if (cluster.dir) rmSync(cluster.dir, { recursive: true, force: true });
   });
   return cluster;
-}
-
-export function kubectlAvailable(): boolean {
-  return spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
 }
 
 /** A ConfigMap manifest: the smallest object for exercising the API. */
