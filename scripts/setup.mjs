@@ -11,10 +11,29 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (s) => process.stdout.write(`• ${s}\n`);
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const installed = (pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed');
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
 
-// Debian packages the project uses: command -> package. (Later parts add QEMU, iptables, Prometheus...)
-const debian = { kubectl: 'kubernetes-client', python3: 'python3', make: 'make', 'g++': 'g++' };
+// Debian packages the project uses: a file that shows the package is there -> the package.
+const debian = {
+  kubectl: 'kubernetes-client',
+  python3: 'python3',
+  make: 'make',
+  'g++': 'g++',
+  // The node: namespaces, links and packet rules; VMs and their DHCP server.
+  ip: 'iproute2',
+  iptables: 'iptables',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-img': 'qemu-utils',
+  dnsmasq: 'dnsmasq-base',
+  // Building the guest images (kernel from Debian's package; busybox, curl and ncat copied in) and cloud-init seeds.
+  'pkg:busybox-static': 'busybox-static', // the guest needs the static build, not the dynamic busybox
+  curl: 'curl',
+  ncat: 'ncat',
+  cpio: 'cpio',
+  genisoimage: 'genisoimage',
+  xz: 'xz-utils',
+};
 
 function aptInstall(packages) {
   if (packages.length === 0) return;
@@ -27,7 +46,7 @@ function aptInstall(packages) {
 }
 
 const missing = Object.entries(debian)
-  .filter(([cmd]) => !has(cmd))
+  .filter(([cmd]) => (cmd.startsWith('pkg:') ? !installed(cmd.slice(4)) : !has(cmd)))
   .map(([, pkg]) => pkg);
 aptInstall([...new Set(missing)]);
 

@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { httpTo } from './helpers/cluster.js';
-import { isAlive, startForeground } from './helpers/daemon.js';
+import { isAlive, startForeground, virtmesh } from './helpers/daemon.js';
 
 describe('crash safety', () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtmesh-crash-'));
   const children: number[] = [];
-  after(() => {
+  after(async () => {
     for (const pid of children) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await virtmesh(['cluster', 'down'], join(dir, 'state')); // removes what the killed daemon's node left
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -50,8 +50,15 @@ function resourceEntries(r: ResourceDef) {
     ...(r.shortNames ? { shortNames: r.shortNames } : {}),
     ...(r.categories ? { categories: r.categories } : {}),
   };
-  const sub = r.status ? [{ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }] : [];
-  return [main, ...sub];
+  const sub = (name: string, subVerbs: string[]) => ({
+    name: `${r.plural}/${name}`,
+    singularName: '',
+    namespaced: r.namespaced,
+    kind: r.kind,
+    verbs: subVerbs,
+  });
+  // Subresources in kube's (alphabetical) order.
+  return [main, ...(r.logs ? [sub('binding', ['create']), sub('log', ['get'])] : []), ...(r.status ? [sub('status', ['get', 'patch', 'update'])] : [])];
 }
 
 export function resourceList(groupName: string, version: string) {

@@ -8,9 +8,12 @@ import { Store } from '../store/index.js';
 import { bootstrap, startBuiltinControllers } from './builtin-controllers.js';
 import { loadOrCreatePki } from './certs.js';
 import { ClusterIPAllocator } from './cluster-ip.js';
+import type { ContainerLogSource } from './pod-logs.js';
 import { Registry } from './registry.js';
 import { createApiServer, type User } from './server.js';
 
+export { parseQuantity } from './admission/quantity.js';
+export type { ContainerLogSource } from './pod-logs.js';
 export { type ResourceDef, resources } from './resources.js';
 export { humanDuration } from './tables.js';
 
@@ -23,6 +26,8 @@ export interface ApiServerConfig {
   bookmarkIntervalMs?: number;
   /** Changes kept for watch resumption (older resourceVersions get 410 Gone). */
   changeLogSize?: number;
+  /** The node agent's view of container output files, for `kubectl logs`. */
+  containerLogs?: ContainerLogSource;
   log?: (line: string) => void;
 }
 
@@ -73,7 +78,17 @@ export async function startApiServer(cfg: ApiServerConfig): Promise<RunningApiSe
     [tokens.viewer, { name: 'viewer', readOnly: true }],
   ]);
   const host = cfg.host ?? '127.0.0.1';
-  const api = createApiServer({ host, port: cfg.port, pki, tokens: users, store, registry, bookmarkIntervalMs: cfg.bookmarkIntervalMs, log: cfg.log });
+  const api = createApiServer({
+    host,
+    port: cfg.port,
+    pki,
+    tokens: users,
+    store,
+    registry,
+    bookmarkIntervalMs: cfg.bookmarkIntervalMs,
+    containerLogs: cfg.containerLogs,
+    log: cfg.log,
+  });
   let port: number;
   try {
     port = await api.listen();

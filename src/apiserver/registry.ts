@@ -11,7 +11,7 @@ import type { ClusterIPAllocator } from './cluster-ip.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, type PatchType, recordUpdate, serverSideApply } from './patch/index.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import { type Matcher, selectableFields } from './selectors.js';
-import { StatusError, status, type Target } from './status.js';
+import { StatusError, status, successStatus, type Target } from './status.js';
 
 /** Everything a handler knows about one request. */
 export interface RequestScope {
@@ -305,6 +305,30 @@ export class Registry {
         throw status.conflict(target(s), 'the object has been modified; please apply your changes to the latest version and try again');
       throw e;
     }
+  }
+
+  /** pods/binding: the scheduler's way to set spec.nodeName, which pod updates may not change. */
+  bind(s: RequestScope, binding: KubeObject): KubeObject {
+    const current = this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '');
+    if (!current) throw status.notFound(target(s));
+    const bindingTarget = { ...target(s), resource: 'pods/binding' };
+    const node = (binding.target as { name?: string } | undefined)?.name;
+    if (!node) throw status.invalid(bindingTarget, [{ type: 'FieldValueRequired', field: 'target.name', detail: 'Required value' }]);
+    const uid = binding.metadata?.uid;
+    if (uid && uid !== current.metadata?.uid) {
+      throw status.conflict(bindingTarget, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid}`);
+    }
+    const spec = (current.spec ?? {}) as { nodeName?: string };
+    if (spec.nodeName) throw status.conflict(bindingTarget, `pod ${s.name} is already assigned to node "${spec.nodeName}"`);
+    if (current.metadata?.deletionTimestamp) throw status.conflict(bindingTarget, `pod ${s.name} is being deleted, cannot be assigned to a host`);
+    const podStatus = (current.status ?? {}) as { conditions?: Array<{ type: string }> };
+    const conditions = [
+      ...(podStatus.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
+      { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowRFC3339() },
+    ];
+    const next = { ...current, spec: { ...spec, nodeName: node }, status: { ...podStatus, conditions } };
+    if (!isDryRun(s)) this.store.update(storeKey(s.def), s.namespace ?? '', s.name ?? '', next, current.metadata?.resourceVersion);
+    return { ...successStatus(bindingTarget), code: 201 };
   }
 
   /** Pods bound to a node are deleted gracefully: the node stops them and then removes them. */

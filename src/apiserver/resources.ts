@@ -13,6 +13,8 @@ export interface ResourceDef {
   categories?: string[];
   /** Has a `status` subresource: the main resource ignores status writes and vice versa. */
   status: boolean;
+  /** Has a `log` subresource (pods): the output of a container, read-only. */
+  logs?: boolean;
   /** A custom resource on a real cluster (CRD): no strategic merge patch, CRD-style errors. */
   custom: boolean;
   /** metadata.name syntax: DNS-1123 label (63 chars) or subdomain. */
@@ -54,7 +56,8 @@ const istioSecurity = ['v1', 'v1beta1'];
 
 export const resources: ResourceDef[] = [
   core('Namespace', 'namespaces', { namespaced: false, shortNames: ['ns'], status: true, nameRule: 'label' }),
-  core('Pod', 'pods', { shortNames: ['po'], categories: ['all'], status: true, graceful: true }),
+  core('Node', 'nodes', { namespaced: false, shortNames: ['no'], status: true }),
+  core('Pod', 'pods', { shortNames: ['po'], categories: ['all'], status: true, logs: true, graceful: true }),
   core('Service', 'services', { shortNames: ['svc'], categories: ['all'], status: true, nameRule: 'label' }),
   core('Endpoints', 'endpoints', { shortNames: ['ep'], singular: 'endpoints' }),
   core('Event', 'events', { shortNames: ['ev'] }),

@@ -13,6 +13,7 @@ import { toJsonValue } from './json-value.js';
 import { openapiDocumentBytes, openapiRoot, openapiV2 } from './openapi.js';
 import { paginate } from './paging.js';
 import { patchTypeOf } from './patch/index.js';
+import { type ContainerLogSource, servePodLog } from './pod-logs.js';
 import { decodeKubeProtobuf, isKubeProtobuf, OPENAPI_V2_PROTOBUF_RESPONSE, ProtobufError } from './protobuf/index.js';
 import { deleteOptions, type Registry, type RequestScope } from './registry.js';
 import { apiVersionOf } from './resources.js';
@@ -37,6 +38,8 @@ export interface ApiServerOptions {
   store: Store;
   registry: Registry;
   bookmarkIntervalMs?: number;
+  /** Where `pods/log` finds a container's output; without it, every container is still starting. */
+  containerLogs?: ContainerLogSource;
   log?: (line: string) => void;
 }
 
@@ -169,6 +172,15 @@ export function createApiServer(opts: ApiServerOptions): { server: Server; liste
       defaultManager: (req.headers['user-agent'] ?? 'unknown').split('/')[0] || 'unknown',
       warnings: [],
     };
+    if (route.subresource === 'binding') {
+      if (method !== 'POST') throw status.methodNotAllowed('the server does not allow this method on the requested resource');
+      const binding = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
+      return send(res, 201, registry.bind(scope, binding));
+    }
+    if (route.subresource === 'log') {
+      if (method !== 'GET') throw status.methodNotAllowed('the server does not allow this method on the requested resource');
+      return servePodLog(res, { pod: registry.get(scope), query, store, source: opts.containerLogs });
+    }
     const respond = (code: number, obj: unknown) =>
       send(res, code, obj, scope.warnings.length ? { Warning: scope.warnings.map((w) => `299 - ${JSON.stringify(w)}`) } : {});
     const selectors = () => {

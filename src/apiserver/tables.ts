@@ -141,6 +141,18 @@ const jsonCell = (v: unknown): Cell => (v === undefined || v === null ? null : A
 
 const printers: Record<string, Printer> = {
   Namespace: { columns: [nameCol, col('Status'), ageCol], cells: (o: Any, now) => [o.status?.phase ?? 'Active', age(o, now)] },
+  Node: {
+    columns: [nameCol, col('Status'), col('Roles'), ageCol, col('Version')],
+    cells: (o: Any, now) => [
+      condition(o, 'Ready') === 'True' ? 'Ready' : 'NotReady',
+      Object.keys(o.metadata?.labels ?? {})
+        .filter((l) => l.startsWith('node-role.kubernetes.io/'))
+        .map((l) => l.slice('node-role.kubernetes.io/'.length))
+        .join(',') || '<none>',
+      age(o, now),
+      o.status?.nodeInfo?.kubeletVersion ?? '',
+    ],
+  },
   Pod: {
     columns: [
       nameCol,

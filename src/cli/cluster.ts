@@ -7,7 +7,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
 import { createError } from '../errors/index.js';
+import { cleanUpNode } from '../node/index.js';
 import type { CliConfig } from './config.js';
+import { lateLogSource, startClusterComponents } from './daemon.js';
+import { buildGuestImages } from './images.js';
 import { step } from './progress.js';
 
 const paths = (cfg: CliConfig) => ({
@@ -118,6 +121,7 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
     out.write(`virtmesh cluster is already running at ${running.url} (pid ${running.pid})\n`);
     return;
   }
+  await buildGuestImages(cfg, out);
   mkdirSync(join(cfg.stateDir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
   for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true }); // left by a daemon that is gone
@@ -157,11 +161,20 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
   mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
   const unlock = takeLock(cfg);
   let api: Awaited<ReturnType<typeof startApiServer>>;
+  const logs = lateLogSource();
   try {
-    api = await startApiServer({ stateDir: cfg.stateDir, port: cfg.apiserverPort, serviceCIDR: cfg.serviceCIDR, log });
+    api = await startApiServer({ stateDir: cfg.stateDir, port: cfg.apiserverPort, serviceCIDR: cfg.serviceCIDR, containerLogs: logs, log });
   } catch (e) {
     unlock();
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw createError('VM_ERR_CLUSTER_PORT_IN_USE', [cfg.apiserverPort], e);
+    throw e;
+  }
+  let stopComponents: () => Promise<void>;
+  try {
+    stopComponents = await startClusterComponents(api, cfg, logs, log);
+  } catch (e) {
+    await api.close();
+    unlock();
     throw e;
   }
   const info: RunInfo = { pid: process.pid, url: api.url, port: api.port, startedAt: new Date().toISOString() };
@@ -173,6 +186,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
+    await stopComponents().catch((e) => log(`stopping the node: ${(e as Error).stack}`));
     await api.close();
     for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true });
     unlock();
@@ -189,7 +203,7 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
     await step(out, `Stopping the cluster daemon (pid ${info.pid})`, async () => {
       process.kill(info.pid, 'SIGTERM');
       try {
-        await waitFor('the cluster daemon to exit', 15_000, () => !alive(info.pid));
+        await waitFor('the cluster daemon to stop its VMs and exit', 60_000, () => !alive(info.pid));
       } catch {
         process.kill(info.pid, 'SIGKILL');
         await waitFor('the cluster daemon to exit after SIGKILL', 5_000, () => !alive(info.pid));
@@ -197,6 +211,8 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
     });
   } else out.write('No cluster daemon is running.\n');
   for (const f of [p.pid, p.runInfo]) if (existsSync(f)) unlinkSync(f);
+  // A daemon that crashed or was killed leaves its VMs, namespaces and rules: remove them here.
+  await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
   if (keepState) {
     out.write(`State kept in ${cfg.stateDir}\n`);
   } else if (existsSync(cfg.stateDir)) {

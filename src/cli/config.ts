@@ -8,13 +8,26 @@ export interface CliConfig {
   stateDir: string;
   apiserverPort: number;
   serviceCIDR: string;
+  /** node01's pod network; the node's bridge takes the first address. */
+  podCIDR: string;
+  /** Where built guest images are cached (shared by every cluster on the machine). */
+  imageCacheDir: string;
+  /** Resolvers for names outside the cluster: `host` (the machine's resolv.conf), `none`, or `ip[:port],...`. */
+  dnsUpstream: string;
+  /** Port of the cluster DNS server on the node's bridge address. */
+  dnsPort: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  const cacheHome = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return {
     stateDir: env.VIRTMESH_STATE_DIR || join(stateHome, 'virtmesh'),
     apiserverPort: env.VIRTMESH_APISERVER_PORT ? Number(env.VIRTMESH_APISERVER_PORT) : 6443,
     serviceCIDR: env.VIRTMESH_APISERVER_SERVICE_CIDR || '10.96.0.0/16',
+    podCIDR: env.VIRTMESH_NODE_POD_CIDR || '10.244.0.0/24',
+    imageCacheDir: env.VIRTMESH_VM_IMAGE_CACHE || join(cacheHome, 'virtmesh', 'images'),
+    dnsUpstream: env.VIRTMESH_DNS_UPSTREAM || 'host',
+    dnsPort: env.VIRTMESH_DNS_PORT ? Number(env.VIRTMESH_DNS_PORT) : 53,
   };
 }

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { clusterDown, clusterStatus, clusterUp, kubeconfigPath, runForeground } from './cluster.js';
 import { readConfig } from './config.js';
+import { vmConsole } from './console.js';
+import { images } from './images.js';
 
 const cfg = readConfig();
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,6 +44,19 @@ program
   .action(() => {
     process.stdout.write(`${kubeconfigPath(cfg)}\n`);
   });
+
+program
+  .command('console')
+  .description("Connect to a VirtualMachineInstance's serial console (like `virtctl console`); Ctrl+] leaves.")
+  .argument('<vmi>', 'name of the VirtualMachineInstance')
+  .option('-n, --namespace <namespace>', 'namespace of the VirtualMachineInstance', 'default')
+  .action(async (name: string, o: { namespace: string }) => vmConsole(cfg, o.namespace, name));
+
+program
+  .command('images')
+  .description('List the guest images that containerDisk names resolve to (built once, from Debian packages, into the image cache).')
+  .option('--build', 'build the guest images now (otherwise the first VM builds them)')
+  .action(async (o: { build?: boolean }) => images(cfg, Boolean(o.build)));
 
 program.parseAsync(process.argv).catch((e: Error & { code?: string }) => {
   process.stderr.write(`error: ${e.message}\n`);

@@ -21,6 +21,11 @@ export const errorSpecs = {
   VM_ERR_CLUSTER_START_TIMEOUT: { status: 504, message: 'timed out after %s waiting for %s' },
   VM_ERR_CLUSTER_ALREADY_RUNNING: { status: 409, message: 'a virtmesh cluster daemon already runs on the state directory %s (pid %s)' },
   VM_ERR_CLUSTER_PORT_IN_USE: { status: 500, message: 'port %s on 127.0.0.1 is taken by another program; set VIRTMESH_APISERVER_PORT to a free port' },
+  VM_ERR_CONSOLE_NOT_FOUND: { status: 404, message: 'virtualmachineinstance.kubevirt.io "%s" not found in namespace %s' },
+  VM_ERR_CONSOLE_NOT_RUNNING: {
+    status: 400,
+    message: 'Unable to connect to VirtualMachineInstance %s because phase is %s instead of Running',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { type RunningApiServer, startApiServer } from '../../src/apiserver/index.js';
+import { type ContainerLogSource, type RunningApiServer, startApiServer } from '../../src/apiserver/index.js';
 
 /** The walkthrough's manifests, verbatim, as the example ships them. */
 export const walkthrough = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'istio-vmi', name), 'utf8');
@@ -81,7 +81,7 @@ export function httpTo(url: string, ca: string, token: string) {
 }
 
 /** One API server for the calling test file. */
-export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: number } = {}): TestCluster {
+export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: number; containerLogs?: ContainerLogSource } = {}): TestCluster {
   const cluster = {} as TestCluster;
   before(async () => {
     cluster.dir = mkdtempSync(join(tmpdir(), 'virtmesh-test-'));
@@ -90,6 +90,7 @@ export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: 
       port: 0,
       bookmarkIntervalMs: opts.bookmarkIntervalMs,
       changeLogSize: opts.changeLogSize,
+      containerLogs: opts.containerLogs,
     });
     cluster.kubectl = kubectlIn(cluster.dir, cluster.api.kubeconfigPath);
     cluster.k = async (args, input) => {

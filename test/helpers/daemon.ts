@@ -1,21 +1,41 @@
 // Runs the real `virtmesh` command (the built bin) with its own state directory and a free port.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KubectlResult, runCommand } from './cluster.js';
 
 export const bin = join(import.meta.dirname, '..', '..', 'bin', 'virtmesh.js');
 
-export function virtmesh(args: string[], stateDir: string): Promise<KubectlResult> {
-  return runCommand(process.execPath, [bin, ...args], { ...process.env, VIRTMESH_STATE_DIR: stateDir, VIRTMESH_APISERVER_PORT: '0' });
+/**
+ * The environment of a test cluster: its own state directory, a free API port, and
+ * pod and service ranges of its own (derived from the directory) so test clusters
+ * never collide with each other or with a cluster the developer runs. Names outside
+ * the cluster are not forwarded anywhere unless the test says where.
+ */
+export function clusterEnv(stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const h = createHash('sha1').update(stateDir).digest();
+  return {
+    ...process.env,
+    VIRTMESH_STATE_DIR: stateDir,
+    VIRTMESH_APISERVER_PORT: '0',
+    VIRTMESH_NODE_POD_CIDR: `10.${200 + (h[0] % 40)}.${h[1]}.0/24`,
+    VIRTMESH_APISERVER_SERVICE_CIDR: `10.${100 + (h[2] % 90)}.0.0/16`,
+    VIRTMESH_DNS_UPSTREAM: 'none',
+    ...extra,
+  };
+}
+
+export function virtmesh(args: string[], stateDir: string, extra: NodeJS.ProcessEnv = {}): Promise<KubectlResult> {
+  return runCommand(process.execPath, [bin, ...args], clusterEnv(stateDir, extra));
 }
 
 /** The daemon in the foreground, as a child we can kill; resolves once it serves. */
 export async function startForeground(stateDir: string): Promise<{ child: ChildProcess; url: string; ca: string; token: string }> {
   const runInfo = join(stateDir, 'run', 'cluster.json');
   const child = spawn(process.execPath, [bin, 'cluster', 'up', '--foreground'], {
-    env: { ...process.env, VIRTMESH_STATE_DIR: stateDir, VIRTMESH_APISERVER_PORT: '0' },
+    env: clusterEnv(stateDir),
     stdio: 'ignore',
   });
   const deadline = Date.now() + 20_000;

@@ -44,6 +44,7 @@ const CORE: Record<string, string> = {
   ConfigMap: 'V1ConfigMap',
   Secret: 'V1Secret',
   ServiceAccount: 'V1ServiceAccount',
+  Node: 'V1Node',
 };
 for (const [kind, className] of Object.entries(CORE)) builders.set(key('', 'v1', kind), () => coreKindSchema(className));
 builders.set(key('discovery.k8s.io', 'v1', 'EndpointSlice'), () => coreKindSchema('V1EndpointSlice'));

@@ -1,0 +1,143 @@
+// VM start benchmark: VMI create -> Running and -> Ready (readiness probe with no
+// initial delay, guest answering HTTP), for one VM and for ten at once, medians over
+// several runs. The floor, measured in the same run: the same guest image booted by
+// bare QEMU (user-mode network, a forwarded loopback port) until it answers HTTP.
+// Everything runs on loopback and in the cluster's own namespaces, and is removed.
+// Run: npm run bench:vms
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readConfig } from '../src/cli/config.js';
+import { ensureGuestImages, translateUserData, writeNoCloudSeed } from '../src/vm/index.js';
+import { eventually, startVmCluster } from '../test/helpers/vm-cluster.js';
+
+const RUNS = Number(process.env.VIRTMESH_BENCH_RUNS ?? 3);
+const USER_DATA = `#cloud-config
+runcmd:
+- while true ; do nc -lp 8080 -c "echo -e 'HTTP/1.1 200 OK\\n\\nHello'" ; done &
+`;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function httpOk(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 1000, insecureHTTPParser: true }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Bare QEMU with the built-in guest until its HTTP listener answers: what a VM start cannot beat. */
+async function bareQemuMs(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'virtmesh-bench-qemu-'));
+  const images = await ensureGuestImages({ cacheDir: readConfig().imageCacheDir });
+  const seed = await writeNoCloudSeed({
+    dir,
+    userData: USER_DATA,
+    metaData: { instanceId: 'bench', localHostname: 'bench' },
+    guestScript: translateUserData(USER_DATA, { user: 'cirros' }),
+  });
+  const port = await freePort();
+  const started = Date.now();
+  const args = ['-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '128', '-nodefaults', '-display', 'none'];
+  args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', 'console=ttyS0 quiet virtmesh.flavor=cirros');
+  args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, '-device', 'virtio-net-pci,netdev=n0');
+  args.push('-drive', `file=${seed},if=virtio,format=raw,readonly=on`, '-device', 'virtio-rng-pci');
+  const vm = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+  try {
+    await eventually('bare QEMU guest answering HTTP', 120_000, () => httpOk(port));
+    return Date.now() - started;
+  } finally {
+    vm.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const vmi = (name: string) =>
+  JSON.stringify({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      domain: {
+        devices: {
+          interfaces: [{ name: 'default', masquerade: {}, ports: [{ port: 8080 }] }],
+          disks: [
+            { name: 'containerdisk', disk: { bus: 'virtio' } },
+            { name: 'cloudinitdisk', disk: { bus: 'virtio' } },
+          ],
+        },
+        resources: { requests: { memory: '128M' } },
+      },
+      networks: [{ name: 'default', pod: {} }],
+      readinessProbe: { httpGet: { port: 8080 }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 },
+      terminationGracePeriodSeconds: 0,
+      volumes: [
+        { name: 'containerdisk', containerDisk: { image: 'kubevirt/cirros-container-disk-demo:devel' } },
+        { name: 'cloudinitdisk', cloudInitNoCloud: { userData: USER_DATA } },
+      ],
+    },
+  });
+
+/** Creates `count` VMIs at once; returns per-VMI ms to Running and to Ready. */
+async function clusterRun(count: number): Promise<{ running: number[]; ready: number[] }> {
+  const c = await startVmCluster();
+  try {
+    const names = Array.from({ length: count }, (_, i) => `bench${i}`);
+    const started = Date.now();
+    await c.k(['create', '-f', '-'], names.map(vmi).join('\n---\n'));
+    const running = new Map<string, number>();
+    const ready = new Map<string, number>();
+    await eventually(`${count} VMIs Ready`, 600_000, async () => {
+      const list = JSON.parse(await c.k(['get', 'vmi', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status?: { phase?: string; conditions?: Array<{ type: string; status: string }> } }> };
+      const now = Date.now();
+      for (const v of list.items) {
+        if (v.status?.phase === 'Running' && !running.has(v.metadata.name)) running.set(v.metadata.name, now - started);
+        if (v.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') && !ready.has(v.metadata.name)) ready.set(v.metadata.name, now - started);
+      }
+      return ready.size === count;
+    });
+    return { running: [...running.values()], ready: [...ready.values()] };
+  } finally {
+    await c.down();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`virtmesh VM start benchmark: ${RUNS} runs each, ${process.env.VIRTMESH_BENCH_NOTE ?? 'TCG (no KVM)'}; times poll once a second`);
+  const floor: number[] = [];
+  for (let i = 0; i < RUNS; i++) floor.push(await bareQemuMs());
+  const floorMs = median(floor);
+  console.log(`floor: bare QEMU boot -> guest answers HTTP   median ${seconds(floorMs)}`);
+  for (const count of [1, 10]) {
+    const running: number[] = [];
+    const ready: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = await clusterRun(count);
+      running.push(median(r.running));
+      ready.push(Math.max(...r.ready));
+    }
+    const what = count === 1 ? '1 VMI' : `${count} VMIs at once (last one)`;
+    console.log(`${what.padEnd(28)} create -> Running median ${seconds(median(running))}   create -> Ready median ${seconds(median(ready))}   (${(median(ready) / floorMs).toFixed(2)}x the floor)`);
+  }
+}
+
+await main();

@@ -1,0 +1,310 @@
+// One pod on the node, from sandbox to teardown (the kubelet's pod worker): make
+// the network namespace, start the containers (for a virt-launcher pod: the
+// containerDisk, then the VM as the compute container), run the probes, report
+// status and events, and on deletion stop the VM within the grace period and
+// remove everything the pod had.
+
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
+import type { RecordEvent } from '../controllers/index.js';
+import { GUEST_GATEWAY, GUEST_IP, planVm, type RunningVm, resolveContainerDiskImage, startVm, VM_BRIDGE, type VmPlan } from '../vm/index.js';
+import type { Ipam } from './ipam.js';
+import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolvConf, type SandboxNetwork } from './net.js';
+import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
+import { Prober, type ProbeSpec } from './probes.js';
+import { applyPodRules, renderPodRules, type ServicePortRule } from './rules.js';
+
+export interface PodWorkerDeps {
+  client: ApiClient;
+  net: NodeNetwork;
+  ipam: Ipam;
+  podsDir: string;
+  dnsServiceIP: string;
+  imageCacheDir: string;
+  hostIP: string;
+  events: RecordEvent;
+  services: () => ServicePortRule[];
+  log: (line: string) => void;
+}
+
+interface ContainerSpec {
+  name: string;
+  image: string;
+  readinessProbe?: ProbeSpec;
+  livenessProbe?: ProbeSpec;
+}
+
+const now = () => new Date().toISOString();
+export const isLauncherPod = (pod: KubeObject) => Boolean(pod.metadata.annotations?.['kubevirt.io/domain']);
+
+export class PodWorker {
+  readonly dir: string;
+  #pod: KubeObject;
+  readonly #deps: PodWorkerDeps;
+  readonly #state: SandboxState;
+  #sandbox: SandboxNetwork | undefined;
+  #plan: VmPlan | undefined;
+  #vm: RunningVm | undefined;
+  #probes: Prober[] = [];
+  #stopping = false;
+  #started: Promise<void> | undefined;
+  #statusChain: Promise<void> = Promise.resolve();
+
+  constructor(pod: KubeObject, deps: PodWorkerDeps) {
+    this.#pod = pod;
+    this.#deps = deps;
+    this.dir = join(deps.podsDir, pod.metadata.uid as string);
+    const spec = pod.spec as { containers: ContainerSpec[]; restartPolicy?: string };
+    this.#state = {
+      hostIP: deps.hostIP,
+      startTime: now(),
+      restartPolicy: spec.restartPolicy ?? 'Always',
+      containers: spec.containers.map((c) => ({ name: c.name, image: c.image, current: { state: 'waiting', reason: 'ContainerCreating' }, ready: false, restartCount: 0 })),
+    };
+  }
+
+  get uid(): string {
+    return this.#pod.metadata.uid as string;
+  }
+
+  logPath(container: string): string {
+    return join(this.dir, `${container}.log`);
+  }
+
+  get consoleSocket(): string | undefined {
+    return this.#vm?.consoleSocket;
+  }
+
+  update(pod: KubeObject): void {
+    this.#pod = pod;
+  }
+
+  start(): Promise<void> {
+    this.#started ??= this.#start().catch((e) => this.#deps.log(`pod ${this.#name()}: ${(e as Error).stack}`));
+    return this.#started;
+  }
+
+  async applyRules(): Promise<void> {
+    if (!this.#sandbox || this.#stopping) return;
+    await applyPodRules(this.#sandbox.netns, renderPodRules(this.#deps.services(), this.#vmNat())).catch((e) =>
+      this.#deps.log(`pod ${this.#name()}: applying rules: ${(e as Error).message}`),
+    );
+  }
+
+  /** Deletion requested: stop within the grace period, clean up, then remove the pod object (as the kubelet does). */
+  async terminate(graceSeconds: number, removeObject: boolean): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const p of this.#probes) p.stop();
+    await this.#started;
+    if (this.#vm) {
+      this.#deps.events(this.#pod, 'Normal', 'Killing', 'Stopping container compute');
+      await this.#vm.stop(graceSeconds);
+    }
+    await this.teardown();
+    if (removeObject) {
+      const m = this.#pod.metadata;
+      await this.#deps.client
+        .delete(resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name }), { gracePeriodSeconds: 0, preconditions: { uid: m.uid } })
+        .catch((e) => {
+          if (!isNotFound(e) && (e as { code?: number }).code !== 409) this.#deps.log(`pod ${this.#name()}: final delete: ${(e as Error).message}`);
+        });
+    }
+  }
+
+  /** Kills what runs and removes the namespace, address and files; used on deletion and on node shutdown. */
+  async teardown(): Promise<void> {
+    this.#stopping = true;
+    for (const p of this.#probes) p.stop();
+    if (this.#vm) await this.#vm.stop(0);
+    await deleteSandboxNetwork(this.#deps.net, this.uid);
+    this.#deps.ipam.release(this.uid);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Node shutdown: kill and remove the namespace but keep the address, so the pod gets it back. */
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    for (const p of this.#probes) p.stop();
+    if (this.#vm) await this.#vm.stop(0);
+    await deleteSandboxNetwork(this.#deps.net, this.uid);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  #name(): string {
+    return `${this.#pod.metadata.namespace}/${this.#pod.metadata.name}`;
+  }
+
+  #container(name: string): ContainerRuntime | undefined {
+    return this.#state.containers.find((c) => c.name === name);
+  }
+
+  #vmNat() {
+    if (!this.#plan) return undefined;
+    return { guestIP: GUEST_IP, gatewayIP: GUEST_GATEWAY, bridge: VM_BRIDGE, ports: this.#plan.ports };
+  }
+
+  async #start(): Promise<void> {
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    const ns = this.#pod.metadata.namespace as string;
+    const ip = this.#deps.ipam.allocate(this.uid);
+    this.#sandbox = await createSandboxNetwork(this.#deps.net, this.uid, ip, podResolvConf(ns, this.#deps.dnsServiceIP));
+    this.#state.podIP = ip;
+    if (this.#stopping) return;
+    if (!isLauncherPod(this.#pod)) {
+      await this.applyRules();
+      for (const c of this.#state.containers) {
+        c.current = { state: 'waiting', reason: 'CreateContainerError', message: 'virtmesh runs virt-launcher pods of VirtualMachineInstances only; container images are not run' };
+      }
+      this.#pushStatus();
+      return;
+    }
+    const vmi = await this.#fetchVmi();
+    const plan = vmi ? planVm(vmi) : { reason: 'VMINotFound', message: `VirtualMachineInstance ${this.#pod.metadata.annotations?.['kubevirt.io/domain']} not found` };
+    if ('reason' in plan) {
+      this.#fail('compute', 'CreateContainerConfigError', plan.message);
+      return;
+    }
+    this.#plan = plan;
+    await this.applyRules();
+    this.#pushStatus();
+
+    if (!(await this.#startContainerDisk(plan))) return;
+    if (this.#stopping) return;
+    await this.#startCompute(plan, vmi as KubeObject);
+  }
+
+  async #fetchVmi(): Promise<KubeObject | undefined> {
+    const name = this.#pod.metadata.annotations?.['kubevirt.io/domain'] as string;
+    try {
+      return await this.#deps.client.get(resourcePath({ group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances', namespace: this.#pod.metadata.namespace, name }));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** The volumecontainerdisk container: the image resolved from the catalog (built once) is its whole job. */
+  async #startContainerDisk(plan: VmPlan): Promise<boolean> {
+    const c = this.#container('volumecontainerdisk');
+    const disk = plan.disks.find((d) => d.source.kind === 'containerDisk');
+    const image = disk?.source.kind === 'containerDisk' ? disk.source.image : '';
+    const resolved = resolveContainerDiskImage(image);
+    if (resolved.kind === 'unknown') {
+      this.#deps.events(this.#pod, 'Warning', 'Failed', `Failed to pull image "${image}": ${resolved.message}`);
+      this.#deps.events(this.#pod, 'Warning', 'Failed', 'Error: ErrImagePull');
+      if (c) c.current = { state: 'waiting', reason: 'ErrImagePull', message: `Failed to pull image "${image}": ${resolved.message}` };
+      this.#pushStatus();
+      return false;
+    }
+    if (c) {
+      this.#deps.events(this.#pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
+      this.#deps.events(this.#pod, 'Normal', 'Created', 'Created container volumecontainerdisk');
+      this.#deps.events(this.#pod, 'Normal', 'Started', 'Started container volumecontainerdisk');
+      c.current = { state: 'running', startedAt: now() };
+      c.ready = true;
+      this.#pushStatus();
+    }
+    return true;
+  }
+
+  async #startCompute(plan: VmPlan, vmi: KubeObject): Promise<void> {
+    const c = this.#container('compute');
+    if (!c || !this.#sandbox) return;
+    const ns = this.#pod.metadata.namespace as string;
+    try {
+      this.#vm = await startVm(plan, {
+        dir: join(this.dir, 'vm'),
+        netns: this.#sandbox.netns,
+        podIP: this.#sandbox.ip,
+        dnsIP: this.#deps.dnsServiceIP,
+        searchDomains: [`${ns}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'],
+        imageCacheDir: this.#deps.imageCacheDir,
+        serialLog: this.logPath('compute'),
+        onProgress: (step) => this.#deps.log(`pod ${this.#name()}: ${step}`),
+      });
+    } catch (e) {
+      this.#fail('compute', 'RunContainerError', (e as Error).message);
+      return;
+    }
+    const startedAt = now();
+    this.#deps.events(this.#pod, 'Normal', 'Created', 'Created container compute');
+    this.#deps.events(this.#pod, 'Normal', 'Started', 'Started container compute');
+    c.current = { state: 'running', startedAt };
+    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+    c.ready = !spec?.readinessProbe;
+    this.#pushStatus();
+    this.#startProbes(spec);
+    void this.#vm.exited.then((code) => this.#computeExited(code, startedAt, vmi));
+  }
+
+  #startProbes(spec: ContainerSpec | undefined): void {
+    const c = this.#container('compute');
+    const target = () => this.#sandbox?.ip;
+    if (spec?.readinessProbe && c) {
+      const p = new Prober(
+        'readiness',
+        spec.readinessProbe,
+        target,
+        (ok) => {
+          c.ready = ok;
+          this.#pushStatus();
+        },
+        (r) => this.#deps.events(this.#pod, 'Warning', 'Unhealthy', `Readiness probe failed: ${r.message}`),
+      );
+      this.#probes.push(p);
+      p.start();
+    }
+    if (spec?.livenessProbe) {
+      const p = new Prober(
+        'liveness',
+        spec.livenessProbe,
+        target,
+        (ok, r) => {
+          if (ok || this.#stopping) return;
+          this.#deps.events(this.#pod, 'Normal', 'Killing', `Container compute failed liveness probe, will be restarted: ${r.message}`);
+          void this.#vm?.stop(0);
+        },
+        (r) => this.#deps.events(this.#pod, 'Warning', 'Unhealthy', `Liveness probe failed: ${r.message}`),
+      );
+      this.#probes.push(p);
+      p.start();
+    }
+  }
+
+  #computeExited(code: number | null, startedAt: string, _vmi: KubeObject): void {
+    for (const p of this.#probes) p.stop();
+    if (this.#stopping) return;
+    const finishedAt = now();
+    const exitCode = code ?? 137;
+    for (const c of this.#state.containers) {
+      c.ready = false;
+      const ok = c.name !== 'compute' || exitCode === 0;
+      c.current = { state: 'terminated', exitCode: ok ? 0 : exitCode, reason: ok ? 'Completed' : 'Error', startedAt, finishedAt };
+    }
+    this.#pushStatus();
+  }
+
+  #fail(container: string, reason: string, message: string): void {
+    this.#deps.events(this.#pod, 'Warning', 'Failed', `Error: ${message}`);
+    const c = this.#container(container);
+    if (c) c.current = { state: 'waiting', reason, message };
+    this.#pushStatus();
+  }
+
+  /** Status writes go out one at a time, in order; a pod that is gone is not an error. */
+  #pushStatus(): void {
+    const status = podStatus(this.#pod, this.#state);
+    const m = this.#pod.metadata;
+    this.#statusChain = this.#statusChain.then(async () => {
+      if (this.#stopping && this.#state.containers.every((c) => c.current.state !== 'terminated')) return;
+      try {
+        this.#pod = await this.#deps.client.patch(resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name, subresource: 'status' }), { status });
+      } catch (e) {
+        if (!isNotFound(e)) this.#deps.log(`pod ${this.#name()}: status update: ${(e as Error).message}`);
+      }
+    });
+  }
+}

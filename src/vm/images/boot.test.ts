@@ -1,0 +1,206 @@
+// Boots the built-in guest under QEMU (TCG) with a NoCloud seed: the walkthrough's
+// istio-vmi user-data must serve "Hello" on port 8080, the cirros flavour must run a #!
+// user-data script and let its default user log in. The first run builds the images
+// (about a minute); VIRTMESH_VM_IMAGE_CACHE picks the cache directory.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultGuestImageCacheDir, ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
+import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
+import { defaultUserForFlavor, type GuestFlavor } from './guest-files.js';
+
+const ISTIO_VMI_USER_DATA = `#cloud-config
+password: fedora
+chpasswd: { expire: False }
+runcmd:
+- dnf install -y screen nc
+- while true ; do sh -c "nc -lp 8080 -c  \\"echo -e 'HTTP/1.1 200 OK\\n\\nHello'\\" " ; done &
+- while true ; do curl kubevirt.io >out 2>/dev/null ; sleep 1 ; done &
+`;
+
+let images: GuestImages;
+let work: string;
+const vms: ChildProcess[] = [];
+
+before(
+  async () => {
+    work = mkdtempSync(join(tmpdir(), 'virtmesh-boot-test-'));
+    const cacheDir = defaultGuestImageCacheDir();
+    // Two callers at once: the lock makes one build and the other wait for it.
+    const [a, b] = await Promise.all([ensureGuestImages({ cacheDir }), ensureGuestImages({ cacheDir })]);
+    assert.deepEqual(a, b);
+    images = a;
+  },
+  { timeout: 600_000 },
+);
+
+after(async () => {
+  for (const vm of vms) {
+    if (vm.exitCode === null && vm.signalCode === null) {
+      vm.kill('SIGKILL');
+      await new Promise((r) => vm.once('exit', r));
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Guest {
+  vm: ChildProcess;
+  log: string;
+  started: number;
+  console: string;
+  monitor: string;
+}
+
+async function boot(name: string, flavor: GuestFlavor, userData: string, port: number): Promise<Guest> {
+  const dir = join(work, name);
+  const seed = await writeNoCloudSeed({
+    dir,
+    userData,
+    metaData: { instanceId: `default.${name}`, localHostname: name },
+    guestScript: translateUserData(userData, { user: defaultUserForFlavor(flavor) }),
+  });
+  const [log, consoleSock, monitor] = ['serial.log', 'console.sock', 'monitor.sock'].map((f) => join(dir, f));
+  const args = ['-machine', 'q35', '-accel', 'tcg', '-m', '128', '-smp', '1', '-display', 'none', '-no-reboot'];
+  args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', guestKernelCmdline(flavor));
+  args.push('-chardev', `socket,id=serial0,path=${consoleSock},server=on,wait=off,logfile=${log}`, '-serial', 'chardev:serial0');
+  args.push('-monitor', `unix:${monitor},server=on,wait=off`);
+  args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, '-device', 'virtio-net-pci,netdev=n0,romfile=');
+  args.push('-drive', `file=${seed},if=virtio,format=raw,readonly=on`);
+  const started = Date.now();
+  const vm = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  vms.push(vm);
+  let stderr = '';
+  vm.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  vm.on('exit', (code) => {
+    if (code) console.error(`qemu exited with ${code}: ${stderr}`);
+  });
+  return { vm, log, started, console: consoleSock, monitor };
+}
+
+const serialLog = (g: Guest) => {
+  try {
+    return readFileSync(g.log, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, g?: Guest): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${g ? `; serial log:\n${serialLog(g).slice(-3000)}` : ''}`);
+}
+
+/** One HTTP/1.0 GET over a plain socket (ncat's reply uses bare LF line ends); the whole reply. */
+function httpGet(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let data = '';
+    const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\nHost: istio-vmi\r\n\r\n'));
+    s.setTimeout(3000, () => s.destroy());
+    s.on('data', (d) => {
+      data += d.toString();
+    });
+    s.on('error', () => resolve(undefined));
+    s.on('close', () => resolve(data || undefined));
+  });
+}
+
+/** Types lines into the serial console, each after the previous prompt appears. */
+async function converse(g: Guest, steps: Array<[RegExp, string]>): Promise<string> {
+  const sock = connect(g.console);
+  let seen = '';
+  sock.on('data', (d) => {
+    seen += d.toString();
+  });
+  await new Promise((r) => sock.once('connect', r));
+  try {
+    sock.write('\r');
+    for (const [prompt, input] of steps) {
+      await waitFor(`console prompt ${prompt}`, 30_000, () => (prompt.test(seen) ? true : undefined), g);
+      seen = '';
+      sock.write(`${input}\r`);
+    }
+    await sleep(1500);
+    return seen;
+  } finally {
+    sock.destroy();
+  }
+}
+
+// The shell prompt is [user@host dir]$ ; console lines from background jobs may follow it.
+const PROMPT = /\]\$ /;
+const elapsed = (g: Guest) => ((Date.now() - g.started) / 1000).toFixed(1);
+
+describe('built-in guest boot', { timeout: 300_000 }, () => {
+  it('runs the walkthrough istio-vmi user-data: DHCP, then "Hello" on port 8080', async (t) => {
+    const port = await freePort();
+    const g = await boot('istio-vmi', 'fedora', ISTIO_VMI_USER_DATA, port);
+    await waitFor(
+      'the boot banner',
+      60_000,
+      () => (/virtmesh-guest: booting virtmesh built-in guest, fedora flavour/.test(serialLog(g)) ? true : undefined),
+      g,
+    );
+    const dhcp = await waitFor('the DHCP line', 60_000, () => /virtmesh-guest: eth0 (\d+\.\d+\.\d+\.\d+\/\d+) via (\S+)/.exec(serialLog(g)) ?? undefined, g);
+    t.diagnostic(`network up after ${elapsed(g)}s: ${dhcp[0]}`);
+    assert.equal(dhcp[1], '10.0.2.15/24');
+    const reply = await waitFor('"Hello" from the guest', 90_000, async () => ((r) => (r?.includes('Hello') ? r : undefined))(await httpGet(port)), g);
+    assert.match(reply, /^HTTP\/1\.1 200 OK\n\nHello\n/);
+    t.diagnostic(`"Hello" after ${elapsed(g)}s`);
+    const log = serialLog(g);
+    assert.match(log, /NoCloud seed on \/dev\/vda \(instance-id default\.istio-vmi, hostname istio-vmi\)/);
+    assert.match(log, /dnf: not found/);
+    // cloud-config's password lets the default user log in on the serial console.
+    const session = await converse(g, [
+      [/istio-vmi login: /, 'fedora'],
+      [/Password: /, 'fedora'],
+      [PROMPT, 'id; cat /etc/resolv.conf; command -v nc; command -v curl'],
+    ]);
+    assert.match(session, /uid=1000\(fedora\)/);
+    assert.match(session, /nameserver 10\.0\.2\.3/);
+    assert.match(session, /\/usr\/bin\/nc\s+\/usr\/bin\/curl/);
+  });
+
+  it('runs a cirros #! user-data script, logs in cirros/gocubsgo and powers off on ACPI', async (t) => {
+    const g = await boot('cirros-client', 'cirros', '#!/bin/sh\necho "virtmesh-marker-$((6 * 7))"\n', await freePort());
+    await waitFor('the user-data marker', 90_000, () => (/virtmesh-marker-42/.test(serialLog(g)) ? true : undefined), g);
+    t.diagnostic(`user-data ran after ${elapsed(g)}s`);
+    assert.match(serialLog(g), /booting virtmesh built-in guest, cirros flavour/);
+    const session = await converse(g, [
+      [/cirros-client login: /, 'cirros'],
+      [/Password: /, 'gocubsgo'],
+      [PROMPT, 'id'],
+    ]);
+    assert.match(session, /uid=1000\(cirros\)/);
+    const mon = connect(g.monitor);
+    await new Promise((r) => mon.once('connect', r));
+    mon.write('system_powerdown\n');
+    const code = await waitFor('QEMU to exit after the power button', 60_000, () => g.vm.exitCode ?? undefined, g);
+    mon.destroy();
+    assert.equal(code, 0);
+    assert.match(serialLog(g), /power button pressed, powering off/);
+  });
+});

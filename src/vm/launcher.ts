@@ -1,0 +1,227 @@
+// Runs one VM in a pod's network namespace, the way virt-launcher does with the
+// masquerade binding: a tap device on an in-pod bridge (k6t-eth0, 10.0.2.1), a DHCP
+// server handing the guest 10.0.2.2 with the cluster's DNS and search domains, NAT
+// between the pod IP and the guest (rules rendered by the node agent), and QEMU
+// with the serial console on a socket whose output is also the container log.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { run as runHost } from '../util/exec.js';
+import { ensureGuestImages, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
+import type { VmPlan } from './spec.js';
+
+export const GUEST_IP = '10.0.2.2';
+export const GUEST_GATEWAY = '10.0.2.1';
+export const VM_BRIDGE = 'k6t-eth0';
+
+export interface LaunchContext {
+  /** Where this VM's files live (disks, sockets, logs). */
+  dir: string;
+  netns: string;
+  podIP: string;
+  dnsIP: string;
+  searchDomains: string[];
+  imageCacheDir: string;
+  /** The compute container's log: launcher lines, then the serial console. */
+  serialLog: string;
+  onProgress?: (step: string) => void;
+}
+
+export interface RunningVm {
+  pid: number;
+  consoleSocket: string;
+  /** Resolves with QEMU's exit code (null when it was killed). */
+  exited: Promise<number | null>;
+  stop(graceSeconds: number): Promise<void>;
+}
+
+const kvmAvailable = () => existsSync('/dev/kvm');
+const say = (ctx: LaunchContext, line: string) => appendFileSync(ctx.serialLog, `virtmesh: ${line}\n`);
+const ns = (ctx: LaunchContext, cmd: string, args: string[], input?: string) => runHost('ip', ['netns', 'exec', ctx.netns, cmd, ...args], { input });
+
+export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<RunningVm> {
+  mkdirSync(ctx.dir, { recursive: true });
+  const boot = plan.disks.find((d) => d.source.kind === 'containerDisk');
+  const image = boot?.source.kind === 'containerDisk' ? resolveContainerDiskImage(boot.source.image) : undefined;
+  if (!image || image.kind === 'unknown') throw new Error(image?.message ?? 'no containerDisk to boot');
+  say(ctx, `preparing ${plan.namespace}/${plan.name}: ${plan.memoryMiB} MiB, ${plan.cpus} vCPU, ${kvmAvailable() ? 'KVM' : 'TCG (no /dev/kvm)'}`);
+
+  const args = ['-name', `guest=${plan.namespace}_${plan.name}`, '-nodefaults', '-no-user-config', '-display', 'none'];
+  args.push('-machine', `q35,accel=${kvmAvailable() ? 'kvm' : 'tcg'}`, '-cpu', kvmAvailable() ? 'host' : 'max', '-smp', String(plan.cpus), '-m', String(plan.memoryMiB));
+  if (image.kind === 'builtin') {
+    const guest = await ensureGuestImages({ cacheDir: ctx.imageCacheDir, onProgress: (s: string) => ctx.onProgress?.(s) });
+    args.push('-kernel', guest.kernel, '-initrd', guest.initrd, '-append', `console=ttyS0 quiet virtmesh.flavor=${image.flavor}`);
+  }
+  let index = 0;
+  for (const disk of plan.disks) {
+    const id = `disk${index++}`;
+    let file: string;
+    let format = 'raw';
+    let readonly = false;
+    if (disk.source.kind === 'containerDisk') {
+      if (image.kind !== 'file') continue; // built-in images boot from kernel and initramfs
+      file = join(ctx.dir, `${disk.name}.qcow2`);
+      await runHost('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', image.format, '-b', image.path, file]);
+      format = 'qcow2';
+    } else if (disk.source.kind === 'cloudInitNoCloud') {
+      const seedDir = join(ctx.dir, disk.name);
+      mkdirSync(seedDir, { recursive: true });
+      const guestScript = image.kind === 'builtin' && disk.source.userData ? translateUserData(disk.source.userData, { user: defaultUser(image.flavor) }) : undefined;
+      file = await writeNoCloudSeed({
+        dir: seedDir,
+        userData: disk.source.userData,
+        networkData: disk.source.networkData,
+        metaData: { instanceId: `${plan.name}.${plan.namespace}`, localHostname: plan.name },
+        guestScript,
+      });
+      readonly = true;
+    } else {
+      file = join(ctx.dir, `${disk.name}.qcow2`);
+      await runHost('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(disk.source.bytes || 1024 ** 3)]);
+      format = 'qcow2';
+    }
+    args.push('-drive', `file=${file},if=none,id=${id},format=${format}${readonly ? ',readonly=on' : ''}`);
+    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,drive=${id}` : `ide-hd,drive=${id}`);
+  }
+
+  await setUpGuestNetwork(ctx);
+  const dnsmasq = await startDhcp(plan, ctx);
+
+  const consoleSocket = join(ctx.dir, 'console.sock');
+  const qmpSocket = join(ctx.dir, 'qmp.sock');
+  args.push('-chardev', `socket,id=serial0,path=${consoleSocket},server=on,wait=off,logfile=${ctx.serialLog},logappend=on`, '-serial', 'chardev:serial0');
+  args.push('-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=net0,mac=${plan.mac}`);
+  args.push('-device', 'virtio-rng-pci', '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(ctx.dir, 'qemu.pid'));
+  say(ctx, `starting qemu-system-x86_64 ${args.join(' ')}`);
+  const qemu = spawnInNetns(ctx, 'qemu-system-x86_64', args, join(ctx.dir, 'qemu.stderr'));
+  const exited = new Promise<number | null>((resolve) => {
+    qemu.on('exit', (code) => {
+      say(ctx, `QEMU exited${code === null ? ' (killed)' : ` with code ${code}`}`);
+      const stderr = readTail(join(ctx.dir, 'qemu.stderr'));
+      if (code && stderr) say(ctx, `QEMU said: ${stderr}`);
+      dnsmasq.kill('SIGKILL');
+      resolve(code);
+    });
+  });
+  const pid = qemu.pid ?? 0;
+  writeFileSync(join(ctx.dir, 'processes.json'), JSON.stringify({ qemu: pid, dnsmasq: dnsmasq.pid }));
+  return {
+    pid,
+    consoleSocket,
+    exited,
+    stop: (graceSeconds) => stopQemu(qemu, qmpSocket, exited, graceSeconds),
+  };
+}
+
+function defaultUser(flavor: string): string {
+  return flavor === 'cirros' ? 'cirros' : flavor === 'alpine' ? 'root' : 'fedora';
+}
+
+/** tap0 on the in-pod bridge k6t-eth0 (10.0.2.1/24): the guest's side of the masquerade. */
+async function setUpGuestNetwork(ctx: LaunchContext): Promise<void> {
+  const cmds = [
+    'tuntap add dev tap0 mode tap',
+    `link add ${VM_BRIDGE} type bridge`,
+    `addr add ${GUEST_GATEWAY}/24 dev ${VM_BRIDGE}`,
+    `link set tap0 master ${VM_BRIDGE}`,
+    'link set tap0 up',
+    `link set ${VM_BRIDGE} up`,
+  ];
+  await ns(ctx, 'ip', ['-batch', '-'], `${cmds.join('\n')}\n`);
+}
+
+/** dnsmasq as DHCP only (no DNS), giving the guest one fixed lease, as KubeVirt's DHCP server does. */
+function startDhcp(plan: VmPlan, ctx: LaunchContext): Promise<ChildProcess> {
+  const args = [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--port=0',
+    `--interface=${VM_BRIDGE}`,
+    '--bind-interfaces',
+    '--user=root',
+    `--dhcp-range=${GUEST_IP},${GUEST_IP},255.255.255.0,infinite`,
+    `--dhcp-host=${plan.mac},${GUEST_IP},${plan.name}`,
+    `--dhcp-option=option:router,${GUEST_GATEWAY}`,
+    `--dhcp-option=option:dns-server,${ctx.dnsIP}`,
+    `--dhcp-option=option:domain-search,${ctx.searchDomains.join(',')}`,
+    '--dhcp-option=option:mtu,1500',
+    '--dhcp-authoritative',
+    `--dhcp-leasefile=${join(ctx.dir, 'dhcp.leases')}`,
+  ];
+  const child = spawnInNetns(ctx, 'dnsmasq', args, join(ctx.dir, 'dnsmasq.log'));
+  return new Promise((resolve, reject) => {
+    const early = (code: number | null) => reject(new Error(`the DHCP server for the guest exited at start (code ${code}): ${readTail(join(ctx.dir, 'dnsmasq.log'))}`));
+    child.once('exit', early);
+    setTimeout(() => {
+      child.off('exit', early);
+      resolve(child);
+    }, 150);
+  });
+}
+
+/** A process in the pod's namespace, in its own process group, output to a file (it outlives nothing: the node agent reaps it). */
+function spawnInNetns(ctx: LaunchContext, cmd: string, args: string[], outFile: string): ChildProcess {
+  const fd = openSync(outFile, 'a');
+  const child = spawn('ip', ['netns', 'exec', ctx.netns, cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.on('error', () => {});
+  return child;
+}
+
+function readTail(file: string, bytes = 2000): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-bytes).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** ACPI power button through QMP, then a kill once the grace period is over (grace 0: kill at once). */
+async function stopQemu(qemu: ChildProcess, qmpSocket: string, exited: Promise<number | null>, graceSeconds: number): Promise<void> {
+  if (qemu.exitCode !== null || qemu.signalCode !== null) return;
+  if (graceSeconds > 0) {
+    await qmp(qmpSocket, 'system_powerdown').catch(() => {});
+    const timer = new Promise((r) => setTimeout(r, graceSeconds * 1000));
+    await Promise.race([exited, timer]);
+  }
+  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  await exited;
+}
+
+/** One QMP command (after the capabilities handshake QMP requires). */
+export function qmp(socketPath: string, command: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath);
+    let buffer = '';
+    let step = 0;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`QMP ${command}: no answer within 5 s`));
+    }, 5000);
+    sock.on('data', (d) => {
+      buffer += d;
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const msg = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (msg.QMP && step === 0) {
+          step = 1;
+          sock.write('{"execute":"qmp_capabilities"}\n');
+        } else if (msg.return !== undefined && step === 1) {
+          step = 2;
+          sock.write(`${JSON.stringify({ execute: command })}\n`);
+        } else if ((msg.return !== undefined || msg.error) && step === 2) {
+          clearTimeout(timer);
+          sock.end();
+          if (msg.error) reject(new Error(`QMP ${command}: ${msg.error.desc}`));
+          else resolve(msg.return);
+        }
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}

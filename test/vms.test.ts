@@ -1,0 +1,260 @@
+// The walkthrough's VMIs as real VMs, without the mesh: QEMU in pod namespaces,
+// masquerade networking, the Service's cluster IP and DNS name, probes, logs, the
+// console, errors reported on the VMI, and nothing left once it is all deleted.
+
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import dnsPacket from 'dns-packet';
+import { walkthrough } from './helpers/cluster.js';
+import { eventually, leftovers, quick, startVmCluster, type VmCluster } from './helpers/vm-cluster.js';
+
+const NS = 'plain';
+
+/** A stand-in for the world outside the cluster: answers every A query with 127.0.0.1. */
+function startUpstreamDns(): Promise<{ port: number; close(): void; queries: string[] }> {
+  const sock = createSocket('udp4');
+  const queries: string[] = [];
+  sock.on('message', (msg, rinfo) => {
+    const q = dnsPacket.decode(msg);
+    const name = q.questions?.[0]?.name ?? '';
+    queries.push(name);
+    const answer = dnsPacket.encode({
+      id: q.id,
+      type: 'response',
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+      questions: q.questions,
+      answers: q.questions?.[0]?.type === 'A' ? [{ name, type: 'A', ttl: 30, data: '127.0.0.1' }] : [],
+    });
+    sock.send(answer, rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve({ port: sock.address().port, close: () => sock.close(), queries })));
+}
+
+function dnsQuery(server: string, name: string): Promise<{ rcode: string; answers: string[] }> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no DNS answer for ${name} from ${server}`));
+    }, 5000);
+    sock.on('message', (msg) => {
+      clearTimeout(timer);
+      sock.close();
+      const r = dnsPacket.decode(msg);
+      resolve({ rcode: r.rcode ?? 'NOERROR', answers: (r.answers ?? []).map((a) => String(a.data)) });
+    });
+    sock.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, server);
+  });
+}
+
+function httpGet(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: '/', timeout: 5000, insecureHTTPParser: true }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** 'open' when a TCP connection to host:port is accepted, else the error code. */
+function tcpState(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: 3000 });
+    s.on('connect', () => {
+      s.destroy();
+      resolve('open');
+    });
+    s.on('timeout', () => {
+      s.destroy();
+      resolve('timeout');
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+}
+
+/** A VMI with two listeners (8080, 9090) answering with its name; `ports` declared on the interface or not. */
+function listenerVmi(name: string, ports?: number[]): string {
+  return JSON.stringify({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      domain: {
+        devices: {
+          interfaces: [{ name: 'default', masquerade: {}, ...(ports ? { ports: ports.map((port) => ({ port })) } : {}) }],
+          disks: [
+            { name: 'containerdisk', disk: { bus: 'virtio' } },
+            { name: 'cloudinitdisk', disk: { bus: 'virtio' } },
+          ],
+        },
+        resources: { requests: { memory: '128M' } },
+      },
+      networks: [{ name: 'default', pod: {} }],
+      terminationGracePeriodSeconds: 0,
+      volumes: [
+        { name: 'containerdisk', containerDisk: { image: 'kubevirt/cirros-container-disk-demo:devel' } },
+        {
+          name: 'cloudinitdisk',
+          cloudInitNoCloud: {
+            userData: [
+              '#cloud-config',
+              'runcmd:',
+              `- while true ; do nc -lp 8080 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-8080'" ; done &`,
+              `- while true ; do nc -lp 9090 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-9090'" ; done &`,
+            ].join('\n'),
+          },
+        },
+      ],
+    },
+  });
+}
+
+describe('VMs without the mesh', { timeout: 900_000 }, () => {
+  let c: VmCluster;
+  let upstream: Awaited<ReturnType<typeof startUpstreamDns>>;
+  const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
+  const launcherPod = async (vmi: string) => {
+    const pods = await json(['get', 'pods', '-n', NS, '-l', `vm.kubevirt.io/name=${vmi}`]);
+    return pods.items[0];
+  };
+
+  before(async () => {
+    upstream = await startUpstreamDns();
+    c = await startVmCluster({ VIRTMESH_DNS_UPSTREAM: `127.0.0.1:${upstream.port}` });
+    await c.k(['create', 'namespace', NS]);
+  });
+
+  after(async () => {
+    const tag = c?.tag;
+    const state = c?.stateDir;
+    await c?.down();
+    upstream?.close();
+    if (tag && state) assert.deepEqual(leftovers(tag, state), [], 'cluster down left nothing behind');
+  });
+
+  it('boots the walkthrough VMIs: launcher pods 2/2 Running, Ready after the probe delay', async () => {
+    await c.k(['create', '-n', NS, '-f', '-'], quick(walkthrough('istio-vmi.yaml'), 5, NS));
+    await c.k(['create', '-n', NS, '-f', '-'], walkthrough('istio-vmi-svc.yaml'));
+    await c.k(['create', '-n', NS, '-f', '-'], quick(walkthrough('cirros-vmi.yaml'), 5, NS));
+    await c.k(['wait', '-n', NS, '--for=condition=ready', '--timeout=300s', 'pod', '-l', 'app=istio-vmi']);
+    const row = (await c.k(['get', 'pods', '-n', NS, '--no-headers'])).split('\n').find((l) => l.startsWith('virt-launcher-istio-vmi-')) ?? '';
+    assert.match(row, /^virt-launcher-istio-vmi-[bcdfghjklmnpqrstvwxz2456789]{5}\s+2\/2\s+Running\s+0\s/);
+    const vmi = await json(['get', 'vmi', '-n', NS, 'istio-vmi']);
+    const pod = await launcherPod('istio-vmi');
+    assert.equal(vmi.status.phase, 'Running');
+    assert.equal(vmi.status.nodeName, 'node01');
+    assert.equal(vmi.status.interfaces[0].ipAddress, pod.status.podIP);
+    assert.equal(vmi.status.conditions.find((x: { type: string }) => x.type === 'Ready').status, 'True');
+    assert.equal(pod.metadata.labels.app, 'istio-vmi');
+    assert.equal(pod.metadata.annotations['kubevirt.io/domain'], 'istio-vmi');
+    assert.deepEqual(
+      pod.spec.containers.map((x: { name: string }) => x.name),
+      ['compute', 'volumecontainerdisk'],
+    );
+    const log = await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'compute']);
+    assert.match(log, /virtmesh-guest/, 'the serial console shows the guest booting');
+  });
+
+  it('gives the Service the VM as endpoint; its cluster IP answers Hello from the node', async () => {
+    const pod = await launcherPod('istio-vmi');
+    const ep = await json(['get', 'endpoints', '-n', NS, 'istio-vmi-svc']);
+    assert.equal(ep.subsets[0].addresses[0].ip, pod.status.podIP);
+    const slices = await json(['get', 'endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=istio-vmi-svc']);
+    assert.equal(slices.items[0].endpoints[0].addresses[0], pod.status.podIP);
+    const ip = (await json(['get', 'svc', '-n', NS, 'istio-vmi-svc'])).spec.clusterIP;
+    assert.match(await eventually('Hello from the cluster IP', 60_000, () => httpGet(ip, 8080)), /Hello/);
+  });
+
+  it("runs the cirros VM's loop: it reaches istio-vmi through the Service's DNS name", async () => {
+    const pod = await launcherPod('cirros-vmi');
+    await eventually('three Hellos in the cirros console', 180_000, async () => {
+      const log = await c.k(['logs', '-n', NS, pod.metadata.name]);
+      return (log.match(/Hello/g) ?? []).length >= 3;
+    });
+  });
+
+  it('answers cluster names and forwards the others to the upstream resolver', async () => {
+    const dnsIP = (await json(['get', 'svc', '-n', 'kube-system', 'kube-dns'])).spec.clusterIP;
+    const svcIP = (await json(['get', 'svc', '-n', NS, 'istio-vmi-svc'])).spec.clusterIP;
+    assert.deepEqual(await dnsQuery(dnsIP, `istio-vmi-svc.${NS}.svc.cluster.local`), { rcode: 'NOERROR', answers: [svcIP] });
+    const podIP = (await launcherPod('istio-vmi')).status.podIP as string;
+    assert.deepEqual(await dnsQuery(dnsIP, `${podIP.replace(/\./g, '-')}.${NS}.pod.cluster.local`), { rcode: 'NOERROR', answers: [podIP] });
+    assert.equal((await dnsQuery(dnsIP, `nothing.${NS}.svc.cluster.local`)).rcode, 'NXDOMAIN');
+    assert.deepEqual(await dnsQuery(dnsIP, 'outside.example'), { rcode: 'NOERROR', answers: ['127.0.0.1'] });
+    assert.ok(upstream.queries.includes('outside.example'));
+  });
+
+  it('forwards inbound traffic to the guest: the declared ports only, or every port when none are declared', async () => {
+    await c.k(['create', '-n', NS, '-f', '-'], listenerVmi('declared', [8080]));
+    await c.k(['create', '-n', NS, '-f', '-'], listenerVmi('undeclared'));
+    for (const name of ['declared', 'undeclared']) {
+      await c.k(['wait', '-n', NS, '--for=jsonpath={.status.phase}=Running', '--timeout=120s', 'vmi', name]);
+    }
+    const declared = (await launcherPod('declared')).status.podIP;
+    const undeclared = (await launcherPod('undeclared')).status.podIP;
+    assert.equal(await eventually('declared:8080', 120_000, () => httpGet(declared, 8080).catch(() => undefined)), 'declared-8080\n');
+    assert.equal(await eventually('undeclared:8080', 120_000, () => httpGet(undeclared, 8080).catch(() => undefined)), 'undeclared-8080\n');
+    assert.equal(await eventually('undeclared:9090', 60_000, () => httpGet(undeclared, 9090).catch(() => undefined)), 'undeclared-9090\n');
+    // The guest listens on 9090 too, but an undeclared port of a VMI with declared ports stays in the pod.
+    assert.equal(await tcpState(declared, 9090), 'ECONNREFUSED');
+  });
+
+  it('deleting a VMI stops its VM and removes its pod and sandbox', async () => {
+    const pod = await launcherPod('declared');
+    await c.k(['delete', '-n', NS, 'vmi', 'declared', '--wait=true', '--timeout=60s']);
+    assert.equal((await json(['get', 'pods', '-n', NS, '-l', 'vm.kubevirt.io/name=declared'])).items.length, 0);
+    const uid = pod.metadata.uid.replace(/-/g, '').slice(0, 8);
+    assert.deepEqual(
+      leftovers(c.tag, c.stateDir).filter((l) => l.includes(uid) || l.includes(pod.metadata.uid)),
+      [],
+    );
+  });
+
+  it('reports what cannot run on the VMI, as a condition and an event', async () => {
+    const bad = (name: string, image: string, memory: string) =>
+      JSON.parse(listenerVmi(name)) as { spec: { domain: { resources: { requests: { memory: string } } }; volumes: Array<{ containerDisk?: { image: string } }> } };
+    const unknown = bad('unknown-image', '', '128M');
+    (unknown.spec.volumes[0].containerDisk as { image: string }).image = 'example.org/no/such-image:1';
+    const huge = bad('huge', '', '');
+    huge.spec.domain.resources.requests.memory = '64Ti';
+    await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify(unknown));
+    await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify(huge));
+    const condition = async (vmi: string, type: string) =>
+      ((await json(['get', 'vmi', '-n', NS, vmi])).status?.conditions ?? []).find((x: { type: string; status: string }) => x.type === type && x.status === 'False');
+    const sync = await eventually('ErrImagePull on the VMI', 60_000, () => condition('unknown-image', 'Synchronized'));
+    assert.equal(sync.reason, 'ErrImagePull');
+    assert.match(sync.message, /example\.org\/no\/such-image:1.*virtmesh images/);
+    const sched = await eventually('Unschedulable on the VMI', 60_000, () => condition('huge', 'PodScheduled'));
+    assert.equal(sched.reason, 'Unschedulable');
+    assert.match(sched.message, /^0\/1 nodes are available: 1 Insufficient memory\./);
+    const events = await c.k(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=VirtualMachineInstance', '-o', 'jsonpath={.items[*].reason}']);
+    assert.match(events, /ErrImagePull/);
+    assert.match(events, /FailedScheduling/);
+    await c.k(['delete', '-n', NS, 'vmi', 'unknown-image', 'huge', '--wait=true', '--timeout=60s']);
+  });
+
+  it('refuses what virtmesh cannot run at admission', async () => {
+    const vmi = JSON.parse(listenerVmi('bridged'));
+    vmi.spec.domain.devices.interfaces = [{ name: 'default', bridge: {} }];
+    const r = await c.kubectl(['create', '-n', NS, '-f', '-'], JSON.stringify(vmi));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Bridge on pod network configuration is not supported by virtmesh/);
+  });
+
+  it('virtmesh console attaches to the serial console', async () => {
+    const r = await c.virtmesh(['console', 'istio-vmi', '-n', NS]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Successfully connected to istio-vmi console/);
+    const missing = await c.virtmesh(['console', 'nope', '-n', NS]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /"nope" not found/);
+  });
+});
