@@ -107,11 +107,14 @@ async function clusterRun(count: number): Promise<{ running: number[]; ready: nu
     const running = new Map<string, number>();
     const ready = new Map<string, number>();
     await eventually(`${count} VMIs Ready`, 600_000, async () => {
-      const list = JSON.parse(await c.k(['get', 'vmi', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status?: { phase?: string; conditions?: Array<{ type: string; status: string }> } }> };
+      const list = JSON.parse(await c.k(['get', 'vmi', '-o', 'json'])) as {
+        items: Array<{ metadata: { name: string }; status?: { phase?: string; conditions?: Array<{ type: string; status: string }> } }>;
+      };
       const now = Date.now();
       for (const v of list.items) {
         if (v.status?.phase === 'Running' && !running.has(v.metadata.name)) running.set(v.metadata.name, now - started);
-        if (v.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') && !ready.has(v.metadata.name)) ready.set(v.metadata.name, now - started);
+        if (v.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') && !ready.has(v.metadata.name))
+          ready.set(v.metadata.name, now - started);
       }
       return ready.size === count;
     });
@@ -136,7 +139,9 @@ async function main(): Promise<void> {
       ready.push(Math.max(...r.ready));
     }
     const what = count === 1 ? '1 VMI' : `${count} VMIs at once (last one)`;
-    console.log(`${what.padEnd(28)} create -> Running median ${seconds(median(running))}   create -> Ready median ${seconds(median(ready))}   (${(median(ready) / floorMs).toFixed(2)}x the floor)`);
+    console.log(
+      `${what.padEnd(28)} create -> Running median ${seconds(median(running))}   create -> Ready median ${seconds(median(ready))}   (${(median(ready) / floorMs).toFixed(2)}x the floor)`,
+    );
   }
 }
 

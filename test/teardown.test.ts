@@ -13,7 +13,10 @@ const vmi = (name: string) =>
     kind: 'VirtualMachineInstance',
     metadata: { name, labels: { app: name } },
     spec: {
-      domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }], disks: [{ name: 'containerdisk', disk: { bus: 'virtio' } }] }, resources: { requests: { memory: '64M' } } },
+      domain: {
+        devices: { interfaces: [{ name: 'default', masquerade: {} }], disks: [{ name: 'containerdisk', disk: { bus: 'virtio' } }] },
+        resources: { requests: { memory: '64M' } },
+      },
       networks: [{ name: 'default', pod: {} }],
       terminationGracePeriodSeconds: 0,
       volumes: [{ name: 'containerdisk', containerDisk: { image: 'kubevirt/cirros-container-disk-demo:devel' } }],

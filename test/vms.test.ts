@@ -43,7 +43,7 @@ function dnsQuery(server: string, name: string): Promise<{ rcode: string; answer
     sock.on('message', (msg) => {
       clearTimeout(timer);
       sock.close();
-      const r = dnsPacket.decode(msg);
+      const r = dnsPacket.decode(msg) as { rcode?: string; answers?: Array<{ data?: unknown }> };
       resolve({ rcode: r.rcode ?? 'NOERROR', answers: (r.answers ?? []).map((a) => String(a.data)) });
     });
     sock.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, server);
@@ -159,8 +159,13 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
       pod.spec.containers.map((x: { name: string }) => x.name),
       ['compute', 'volumecontainerdisk'],
     );
+    // Ready no sooner than the probe's initial delay plus successThreshold (3) periods (10 s) after the VM started.
+    const startedAt = Date.parse(pod.status.containerStatuses.find((x: { name: string }) => x.name === 'compute').state.running.startedAt);
+    const readyAt = Date.parse(pod.status.conditions.find((x: { type: string }) => x.type === 'Ready').lastTransitionTime);
+    assert.ok(readyAt - startedAt >= 5_000 + 2 * 10_000, `Ready ${(readyAt - startedAt) / 1000}s after the start`);
     const log = await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'compute']);
     assert.match(log, /virtmesh-guest/, 'the serial console shows the guest booting');
+    assert.match(await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'volumecontainerdisk']), /built-in fedora guest/);
   });
 
   it('gives the Service the VM as endpoint; its cluster IP answers Hello from the node', async () => {
@@ -219,23 +224,33 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
   });
 
   it('reports what cannot run on the VMI, as a condition and an event', async () => {
-    const bad = (name: string, image: string, memory: string) =>
-      JSON.parse(listenerVmi(name)) as { spec: { domain: { resources: { requests: { memory: string } } }; volumes: Array<{ containerDisk?: { image: string } }> } };
-    const unknown = bad('unknown-image', '', '128M');
+    type Vmi = { spec: { domain: { resources: { requests: { memory: string } } }; volumes: Array<{ containerDisk?: { image: string } }> } };
+    const unknown = JSON.parse(listenerVmi('unknown-image')) as Vmi;
     (unknown.spec.volumes[0].containerDisk as { image: string }).image = 'example.org/no/such-image:1';
-    const huge = bad('huge', '', '');
+    const huge = JSON.parse(listenerVmi('huge')) as Vmi;
     huge.spec.domain.resources.requests.memory = '64Ti';
     await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify(unknown));
     await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify(huge));
     const condition = async (vmi: string, type: string) =>
-      ((await json(['get', 'vmi', '-n', NS, vmi])).status?.conditions ?? []).find((x: { type: string; status: string }) => x.type === type && x.status === 'False');
+      ((await json(['get', 'vmi', '-n', NS, vmi])).status?.conditions ?? []).find(
+        (x: { type: string; status: string }) => x.type === type && x.status === 'False',
+      );
     const sync = await eventually('ErrImagePull on the VMI', 60_000, () => condition('unknown-image', 'Synchronized'));
     assert.equal(sync.reason, 'ErrImagePull');
     assert.match(sync.message, /example\.org\/no\/such-image:1.*virtmesh images/);
     const sched = await eventually('Unschedulable on the VMI', 60_000, () => condition('huge', 'PodScheduled'));
     assert.equal(sched.reason, 'Unschedulable');
     assert.match(sched.message, /^0\/1 nodes are available: 1 Insufficient memory\./);
-    const events = await c.k(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=VirtualMachineInstance', '-o', 'jsonpath={.items[*].reason}']);
+    const events = await c.k([
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      'involvedObject.kind=VirtualMachineInstance',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
     assert.match(events, /ErrImagePull/);
     assert.match(events, /FailedScheduling/);
     await c.k(['delete', '-n', NS, 'vmi', 'unknown-image', 'huge', '--wait=true', '--timeout=60s']);
@@ -247,6 +262,14 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     const r = await c.kubectl(['create', '-n', NS, '-f', '-'], JSON.stringify(vmi));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Bridge on pod network configuration is not supported by virtmesh/);
+  });
+
+  it('virtmesh images lists the catalog the walkthrough images resolve through', async () => {
+    const r = await c.virtmesh(['images']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /kubevirt\/fedora-cloud-container-disk-demo\S*\s+fedora/);
+    assert.match(r.stdout, /kubevirt\/cirros-container-disk-demo\S*\s+cirros/);
+    assert.match(r.stdout, /Guest images built in /);
   });
 
   it('virtmesh console attaches to the serial console', async () => {

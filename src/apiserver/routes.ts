@@ -43,7 +43,14 @@ export function parseResourcePath(segments: string[]): ResourceRoute | undefined
   const def = findByPlural(group, version, plural);
   if (!def) return undefined;
   if (namespace !== undefined && !def.namespaced) return undefined;
-  if (subresource !== undefined && !((subresource === 'status' && def.status) || (subresource === 'log' && def.logs && !watchPrefix) || (subresource === 'binding' && def.logs && !watchPrefix))) {
+  if (
+    subresource !== undefined &&
+    !(
+      (subresource === 'status' && def.status) ||
+      (subresource === 'log' && def.logs && !watchPrefix) ||
+      (subresource === 'binding' && def.logs && !watchPrefix)
+    )
+  ) {
     throw status.pageNotFound();
   }
   return { def, version, namespace, name: name === undefined ? undefined : decodeName(name), subresource, watchPrefix };

@@ -23,7 +23,14 @@ describe('virt-launcher pod', () => {
     assert.equal(pod.metadata.annotations?.['sidecar.istio.io/inject'], 'true');
     assert.equal(pod.metadata.annotations?.['traffic.sidecar.istio.io/kubevirtInterfaces'], 'k6t-eth0');
     assert.equal(pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'], 'compute');
-    assert.deepEqual(pod.metadata.ownerReferences?.[0], { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: 'istio-vmi', uid: 'u1', controller: true, blockOwnerDeletion: true });
+    assert.deepEqual(pod.metadata.ownerReferences?.[0], {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      name: 'istio-vmi',
+      uid: 'u1',
+      controller: true,
+      blockOwnerDeletion: true,
+    });
   });
   it('runs compute with the probe and ports, and the containerDisk beside it', () => {
     const [compute, disk] = (pod.spec as { containers: Array<Record<string, any>> }).containers;

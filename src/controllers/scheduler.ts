@@ -29,7 +29,9 @@ export function unfit(pod: KubeObject, node: KubeObject, podsOnNode: KubeObject[
   if (Object.entries(selector).some(([k, v]) => labels[k] !== v)) return "node(s) didn't match Pod's node affinity/selector";
   const allocatable = (node.status as Any)?.allocatable ?? {};
   const want = requests(pod);
-  const used = podsOnNode.filter((p) => !isTerminal(p)).reduce((sum, p) => ({ memory: sum.memory + requests(p).memory, cpu: sum.cpu + requests(p).cpu }), { memory: 0, cpu: 0 });
+  const used = podsOnNode
+    .filter((p) => !isTerminal(p))
+    .reduce((sum, p) => ({ memory: sum.memory + requests(p).memory, cpu: sum.cpu + requests(p).cpu }), { memory: 0, cpu: 0 });
   if (allocatable.memory && used.memory + want.memory > parseQuantity(String(allocatable.memory))) return 'Insufficient memory';
   if (allocatable.cpu && used.cpu + want.cpu > parseQuantity(String(allocatable.cpu))) return 'Insufficient cpu';
   return undefined;
@@ -56,14 +58,16 @@ export async function startScheduler(opts: { client: ApiClient; events: RecordEv
         pods.list((p) => (p.spec as Any)?.nodeName === node.metadata.name),
       );
       if (!why) {
-        await client.create(`${resourcePath({ version: 'v1', plural: 'pods', namespace: ns, name })}/binding`, {
-          apiVersion: 'v1',
-          kind: 'Binding',
-          metadata: { name, namespace: ns, uid: pod.metadata.uid },
-          target: { apiVersion: 'v1', kind: 'Node', name: node.metadata.name },
-        }).catch((e) => {
-          if (!isNotFound(e) && !isConflict(e)) throw e;
-        });
+        await client
+          .create(`${resourcePath({ version: 'v1', plural: 'pods', namespace: ns, name })}/binding`, {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name, namespace: ns, uid: pod.metadata.uid },
+            target: { apiVersion: 'v1', kind: 'Node', name: node.metadata.name },
+          })
+          .catch((e) => {
+            if (!isNotFound(e) && !isConflict(e)) throw e;
+          });
         lastReason.delete(pod.metadata.uid as string);
         events(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node.metadata.name}`);
         return;

@@ -8,7 +8,11 @@ const vmi: KubeObject = {
   spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } } },
   status: { phase: 'Pending' },
 };
-const pod = (status: Record<string, unknown>, nodeName = 'node01'): KubeObject => ({ metadata: { name: 'virt-launcher-istio-vmi-abcde', uid: 'p1' }, spec: { nodeName }, status });
+const pod = (status: Record<string, unknown>, nodeName = 'node01'): KubeObject => ({
+  metadata: { name: 'virt-launcher-istio-vmi-abcde', uid: 'p1' },
+  spec: { nodeName },
+  status,
+});
 const compute = (state: Record<string, unknown>) => ({ containerStatuses: [{ name: 'compute', state }] });
 
 describe('VMI phase from the launcher pod', () => {
@@ -44,13 +48,28 @@ describe('VMI status', () => {
   });
 
   it('carries why the VM cannot start: an unschedulable pod, a waiting container', () => {
-    const unschedulable = vmiStatus(vmi, pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }] }, ''));
+    const unschedulable = vmiStatus(
+      vmi,
+      pod(
+        {
+          phase: 'Pending',
+          conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' }],
+        },
+        '',
+      ),
+    );
     assert.equal(unschedulable.phase, 'Scheduling');
     assert.deepEqual(
       unschedulable.conditions.map((c: { type: string; reason: string }) => `${c.type}:${c.reason}`),
       ['PodScheduled:Unschedulable'],
     );
-    const pull = vmiStatus(vmi, pod({ phase: 'Pending', containerStatuses: [{ name: 'volumecontainerdisk', state: { waiting: { reason: 'ErrImagePull', message: 'not in catalog' } } }] }));
+    const pull = vmiStatus(
+      vmi,
+      pod({
+        phase: 'Pending',
+        containerStatuses: [{ name: 'volumecontainerdisk', state: { waiting: { reason: 'ErrImagePull', message: 'not in catalog' } } }],
+      }),
+    );
     const sync = pull.conditions.find((c: { type: string }) => c.type === 'Synchronized');
     assert.deepEqual([sync.status, sync.reason, sync.message], ['False', 'ErrImagePull', 'not in catalog']);
   });

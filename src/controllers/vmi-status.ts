@@ -41,7 +41,7 @@ export function podProblem(pod: KubeObject | undefined): { reason: string; messa
   if (scheduled?.status === 'False') return { reason: scheduled.reason ?? 'Unschedulable', message: scheduled.message ?? '' };
   for (const c of status.containerStatuses ?? []) {
     const w = c.state?.waiting;
-    if (w && w.reason && !['ContainerCreating', 'PodInitializing'].includes(w.reason)) return { reason: w.reason, message: w.message ?? w.reason };
+    if (w?.reason && !['ContainerCreating', 'PodInitializing'].includes(w.reason)) return { reason: w.reason, message: w.message ?? w.reason };
   }
   return undefined;
 }
@@ -61,7 +61,8 @@ export function vmiStatus(vmi: KubeObject, pod: KubeObject | undefined): Any {
     conditions.push(condition('LiveMigratable', true, undefined, undefined, prevConds));
   } else {
     const reason = phase === 'Pending' || phase === 'Scheduling' ? 'PodNotExists' : 'PodTerminating';
-    if (!problem) conditions.push(condition('Ready', false, pod ? 'GuestNotRunning' : reason, pod ? 'Guest VM is not reported as running' : undefined, prevConds));
+    if (!problem)
+      conditions.push(condition('Ready', false, pod ? 'GuestNotRunning' : reason, pod ? 'Guest VM is not reported as running' : undefined, prevConds));
   }
   if (problem && problem.reason !== 'Unschedulable') {
     conditions.push(condition('Ready', false, 'GuestNotRunning', 'Guest VM is not reported as running', prevConds));
@@ -83,7 +84,17 @@ export function vmiStatus(vmi: KubeObject, pod: KubeObject | undefined): Any {
     guestOSInfo: old.guestOSInfo ?? {},
     interfaces:
       running && podIP && iface
-        ? [{ name: iface.name, interfaceName: 'eth0', ipAddress: podIP, ipAddresses: [podIP], mac: iface.macAddress, infoSource: 'domain, guest-agent', queueCount: 1 }]
+        ? [
+            {
+              name: iface.name,
+              interfaceName: 'eth0',
+              ipAddress: podIP,
+              ipAddresses: [podIP],
+              mac: iface.macAddress,
+              infoSource: 'domain, guest-agent',
+              queueCount: 1,
+            },
+          ]
         : (old.interfaces ?? []),
     launcherContainerImageVersion: 'quay.io/kubevirt/virt-launcher:v1.4.0',
     migrationMethod: 'BlockMigration',

@@ -43,7 +43,11 @@ export async function startVmiController(opts: { client: ApiClient; events: Reco
         events(vmi, 'Normal', 'SuccessfulDelete', `Deleted virtual machine pod ${p.metadata.name}`);
       }
       if (owned.length === 0 && vmi.metadata.finalizers?.includes(VMI_FINALIZER)) {
-        await patchFinalizers(client, vmi, (vmi.metadata.finalizers ?? []).filter((f) => f !== VMI_FINALIZER));
+        await patchFinalizers(
+          client,
+          vmi,
+          (vmi.metadata.finalizers ?? []).filter((f) => f !== VMI_FINALIZER),
+        );
       }
       return;
     }
@@ -115,7 +119,9 @@ export async function startVmiController(opts: { client: ApiClient; events: Reco
 
 async function patchFinalizers(client: ApiClient, vmi: KubeObject, finalizers: string[]): Promise<void> {
   try {
-    await client.patch(vmiPath(vmi.metadata.namespace as string, vmi.metadata.name), { metadata: { finalizers, resourceVersion: vmi.metadata.resourceVersion } });
+    await client.patch(vmiPath(vmi.metadata.namespace as string, vmi.metadata.name), {
+      metadata: { finalizers, resourceVersion: vmi.metadata.resourceVersion },
+    });
   } catch (e) {
     if (!isNotFound(e) && !isConflict(e)) throw e;
   }

@@ -80,7 +80,18 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
   const pods = new Informer(client, '/api/v1/pods', { fieldSelector: `spec.nodeName=${cfg.nodeName}` }, log);
   let rules: ServicePortRule[] = [];
   const workers = new Map<string, PodWorker>();
-  const deps = { client, net, ipam, podsDir, dnsServiceIP: cfg.dnsServiceIP, imageCacheDir: cfg.imageCacheDir, hostIP: net.gateway, events, services: () => rules, log };
+  const deps = {
+    client,
+    net,
+    ipam,
+    podsDir,
+    dnsServiceIP: cfg.dnsServiceIP,
+    imageCacheDir: cfg.imageCacheDir,
+    hostIP: net.gateway,
+    events,
+    services: () => rules,
+    log,
+  };
 
   // Endpoint changes come in bursts; rules are rewritten once per burst, in order.
   let rulesTimer: NodeJS.Timeout | undefined;
@@ -199,8 +210,22 @@ async function registerNode(client: ApiClient, cfg: NodeAgentConfig, net: NodeNe
       { type: 'Hostname', address: cfg.nodeName },
     ],
     conditions: [
-      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'virtmesh node agent is posting ready status', lastHeartbeatTime: at, lastTransitionTime: at },
-      { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available', lastHeartbeatTime: at, lastTransitionTime: at },
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'KubeletReady',
+        message: 'virtmesh node agent is posting ready status',
+        lastHeartbeatTime: at,
+        lastTransitionTime: at,
+      },
+      {
+        type: 'MemoryPressure',
+        status: 'False',
+        reason: 'KubeletHasSufficientMemory',
+        message: 'kubelet has sufficient memory available',
+        lastHeartbeatTime: at,
+        lastTransitionTime: at,
+      },
     ],
     nodeInfo: {
       architecture: 'amd64',

@@ -79,12 +79,7 @@ export async function createSandboxNetwork(net: NodeNetwork, podUid: string, ip:
   await run('ip', ['netns', 'add', netns]);
   await run('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   await run('ip', ['link', 'set', hostVeth, 'master', net.bridge, 'up']);
-  const cmds = [
-    'link set lo up',
-    `addr add ${ip}/${net.prefixLength} dev eth0`,
-    'link set eth0 up',
-    `route add default via ${net.gateway} dev eth0`,
-  ];
+  const cmds = ['link set lo up', `addr add ${ip}/${net.prefixLength} dev eth0`, 'link set eth0 up', `route add default via ${net.gateway} dev eth0`];
   await runIn(netns, 'ip', ['-batch', '-'], { input: `${cmds.join('\n')}\n` });
   await runIn(netns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.route_localnet=1']);
   return { netns, hostVeth, ip };

@@ -59,7 +59,14 @@ export function podStatus(pod: KubeObject, s: SandboxState, now = new Date().toI
       condition('PodReadyToStartContainers', Boolean(s.podIP) && !terminal, now, pod),
       condition('Initialized', true, now, pod),
       condition('Ready', containersReady && !terminal, now, pod, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : notReadyMsg),
-      condition('ContainersReady', containersReady && !terminal, now, pod, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : notReadyMsg),
+      condition(
+        'ContainersReady',
+        containersReady && !terminal,
+        now,
+        pod,
+        terminal ? 'PodCompleted' : 'ContainersNotReady',
+        terminal ? undefined : notReadyMsg,
+      ),
       condition('PodScheduled', true, now, pod),
     ],
     hostIP: s.hostIP,
@@ -82,5 +89,7 @@ export function podStatus(pod: KubeObject, s: SandboxState, now = new Date().toI
 function stateObject(c: ContainerState): Record<string, unknown> {
   if (c.state === 'waiting') return { waiting: { reason: c.reason, ...(c.message ? { message: c.message } : {}) } };
   if (c.state === 'running') return { running: { startedAt: c.startedAt } };
-  return { terminated: { exitCode: c.exitCode, reason: c.reason, ...(c.message ? { message: c.message } : {}), startedAt: c.startedAt, finishedAt: c.finishedAt } };
+  return {
+    terminated: { exitCode: c.exitCode, reason: c.reason, ...(c.message ? { message: c.message } : {}), startedAt: c.startedAt, finishedAt: c.finishedAt },
+  };
 }

@@ -4,7 +4,7 @@
 // status and events, and on deletion stop the VM within the grace period and
 // remove everything the pod had.
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import type { RecordEvent } from '../controllers/index.js';
@@ -60,7 +60,13 @@ export class PodWorker {
       hostIP: deps.hostIP,
       startTime: now(),
       restartPolicy: spec.restartPolicy ?? 'Always',
-      containers: spec.containers.map((c) => ({ name: c.name, image: c.image, current: { state: 'waiting', reason: 'ContainerCreating' }, ready: false, restartCount: 0 })),
+      containers: spec.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        current: { state: 'waiting', reason: 'ContainerCreating' },
+        ready: false,
+        restartCount: 0,
+      })),
     };
   }
 
@@ -156,13 +162,19 @@ export class PodWorker {
     if (!isLauncherPod(this.#pod)) {
       await this.applyRules();
       for (const c of this.#state.containers) {
-        c.current = { state: 'waiting', reason: 'CreateContainerError', message: 'virtmesh runs virt-launcher pods of VirtualMachineInstances only; container images are not run' };
+        c.current = {
+          state: 'waiting',
+          reason: 'CreateContainerError',
+          message: 'virtmesh runs virt-launcher pods of VirtualMachineInstances only; container images are not run',
+        };
       }
       this.#pushStatus();
       return;
     }
     const vmi = await this.#fetchVmi();
-    const plan = vmi ? planVm(vmi) : { reason: 'VMINotFound', message: `VirtualMachineInstance ${this.#pod.metadata.annotations?.['kubevirt.io/domain']} not found` };
+    const plan = vmi
+      ? planVm(vmi)
+      : { reason: 'VMINotFound', message: `VirtualMachineInstance ${this.#pod.metadata.annotations?.['kubevirt.io/domain']} not found` };
     if ('reason' in plan) {
       this.#fail('compute', 'CreateContainerConfigError', plan.message);
       return;
@@ -179,7 +191,9 @@ export class PodWorker {
   async #fetchVmi(): Promise<KubeObject | undefined> {
     const name = this.#pod.metadata.annotations?.['kubevirt.io/domain'] as string;
     try {
-      return await this.#deps.client.get(resourcePath({ group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances', namespace: this.#pod.metadata.namespace, name }));
+      return await this.#deps.client.get(
+        resourcePath({ group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances', namespace: this.#pod.metadata.namespace, name }),
+      );
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -205,6 +219,8 @@ export class PodWorker {
       this.#deps.events(this.#pod, 'Normal', 'Started', 'Started container volumecontainerdisk');
       c.current = { state: 'running', startedAt: now() };
       c.ready = true;
+      const what = resolved.kind === 'builtin' ? `virtmesh's built-in ${resolved.flavor} guest` : `the disk image ${resolved.path} (${resolved.format})`;
+      appendFileSync(this.logPath('volumecontainerdisk'), `containerDisk ${image}: ${what}\n`);
       this.#pushStatus();
     }
     return true;
@@ -301,7 +317,10 @@ export class PodWorker {
     this.#statusChain = this.#statusChain.then(async () => {
       if (this.#stopping && this.#state.containers.every((c) => c.current.state !== 'terminated')) return;
       try {
-        this.#pod = await this.#deps.client.patch(resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name, subresource: 'status' }), { status });
+        this.#pod = await this.#deps.client.patch(
+          resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name, subresource: 'status' }),
+          { status },
+        );
       } catch (e) {
         if (!isNotFound(e)) this.#deps.log(`pod ${this.#name()}: status update: ${(e as Error).message}`);
       }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { meshReservedPorts, renderPodRules } from './rules.js';
 
-const svc = (endpoints: Array<{ ip: string; port: number }>) => [{ name: 'plain/web:8080', clusterIP: '10.96.0.20', port: 8080, protocol: 'TCP' as const, endpoints }];
+const svc = (endpoints: Array<{ ip: string; port: number }>) => [
+  { name: 'plain/web:8080', clusterIP: '10.96.0.20', port: 8080, protocol: 'TCP' as const, endpoints },
+];
 
 describe('pod rules', () => {
   it('spreads a service over its endpoints with decreasing probabilities, last one unconditional', () => {

@@ -21,7 +21,8 @@ export function serviceRules(services: KubeObject[], endpoints: KubeObject[]): S
   for (const svc of services) {
     const spec = (svc.spec ?? {}) as ServiceSpec;
     if (!spec.clusterIP || spec.clusterIP === 'None' || spec.type === 'ExternalName') continue;
-    const subsets = ((byKey.get(`${svc.metadata.namespace}/${svc.metadata.name}`) as { subsets?: EndpointsSubset[] } | undefined)?.subsets ?? []) as EndpointsSubset[];
+    const subsets = ((byKey.get(`${svc.metadata.namespace}/${svc.metadata.name}`) as { subsets?: EndpointsSubset[] } | undefined)?.subsets ??
+      []) as EndpointsSubset[];
     for (const p of spec.ports ?? []) {
       const protocol = (p.protocol ?? 'TCP') as ServicePortRule['protocol'];
       const targets: Array<{ ip: string; port: number }> = [];
@@ -30,7 +31,13 @@ export function serviceRules(services: KubeObject[], endpoints: KubeObject[]): S
         if (!ep) continue;
         for (const a of s.addresses ?? []) targets.push({ ip: a.ip, port: ep.port });
       }
-      rules.push({ name: `${svc.metadata.namespace}/${svc.metadata.name}:${p.name || p.port}`, clusterIP: spec.clusterIP, port: p.port, protocol, endpoints: targets });
+      rules.push({
+        name: `${svc.metadata.namespace}/${svc.metadata.name}:${p.name || p.port}`,
+        clusterIP: spec.clusterIP,
+        port: p.port,
+        protocol,
+        endpoints: targets,
+      });
     }
   }
   return rules.sort((a, b) => a.name.localeCompare(b.name));

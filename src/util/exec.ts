@@ -8,7 +8,11 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Promise<CommandResult & { code: number }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {},
+): Promise<CommandResult & { code: number }> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : 1) : 0;

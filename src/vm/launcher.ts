@@ -49,7 +49,16 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
   say(ctx, `preparing ${plan.namespace}/${plan.name}: ${plan.memoryMiB} MiB, ${plan.cpus} vCPU, ${kvmAvailable() ? 'KVM' : 'TCG (no /dev/kvm)'}`);
 
   const args = ['-name', `guest=${plan.namespace}_${plan.name}`, '-nodefaults', '-no-user-config', '-display', 'none'];
-  args.push('-machine', `q35,accel=${kvmAvailable() ? 'kvm' : 'tcg'}`, '-cpu', kvmAvailable() ? 'host' : 'max', '-smp', String(plan.cpus), '-m', String(plan.memoryMiB));
+  args.push(
+    '-machine',
+    `q35,accel=${kvmAvailable() ? 'kvm' : 'tcg'}`,
+    '-cpu',
+    kvmAvailable() ? 'host' : 'max',
+    '-smp',
+    String(plan.cpus),
+    '-m',
+    String(plan.memoryMiB),
+  );
   if (image.kind === 'builtin') {
     const guest = await ensureGuestImages({ cacheDir: ctx.imageCacheDir, onProgress: (s: string) => ctx.onProgress?.(s) });
     args.push('-kernel', guest.kernel, '-initrd', guest.initrd, '-append', `console=ttyS0 quiet virtmesh.flavor=${image.flavor}`);
@@ -68,7 +77,8 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
     } else if (disk.source.kind === 'cloudInitNoCloud') {
       const seedDir = join(ctx.dir, disk.name);
       mkdirSync(seedDir, { recursive: true });
-      const guestScript = image.kind === 'builtin' && disk.source.userData ? translateUserData(disk.source.userData, { user: defaultUser(image.flavor) }) : undefined;
+      const guestScript =
+        image.kind === 'builtin' && disk.source.userData ? translateUserData(disk.source.userData, { user: defaultUser(image.flavor) }) : undefined;
       file = await writeNoCloudSeed({
         dir: seedDir,
         userData: disk.source.userData,
@@ -152,7 +162,8 @@ function startDhcp(plan: VmPlan, ctx: LaunchContext): Promise<ChildProcess> {
   ];
   const child = spawnInNetns(ctx, 'dnsmasq', args, join(ctx.dir, 'dnsmasq.log'));
   return new Promise((resolve, reject) => {
-    const early = (code: number | null) => reject(new Error(`the DHCP server for the guest exited at start (code ${code}): ${readTail(join(ctx.dir, 'dnsmasq.log'))}`));
+    const early = (code: number | null) =>
+      reject(new Error(`the DHCP server for the guest exited at start (code ${code}): ${readTail(join(ctx.dir, 'dnsmasq.log'))}`));
     child.once('exit', early);
     setTimeout(() => {
       child.off('exit', early);

@@ -26,7 +26,7 @@ describe('VM plan', () => {
     assert.equal(plan.memoryMiB, 976); // 1024M = 1.024e9 bytes
     assert.deepEqual(plan.ports, [{ port: 8080, protocol: 'TCP', name: undefined }]);
     assert.match(plan.mac, /^02(:[0-9a-f]{2}){5}$/);
-    assert.equal(planVm(base()).mac, plan.mac);
+    assert.equal((planVm(base()) as typeof plan).mac, plan.mac);
     assert.deepEqual(
       plan.disks.map((d) => d.source.kind),
       ['containerDisk', 'cloudInitNoCloud'],
@@ -35,7 +35,14 @@ describe('VM plan', () => {
   });
 
   it('says what it cannot run', () => {
-    const multus = planVm(base({ networks: [{ name: 'default', pod: {} }, { name: 'sec', multus: { networkName: 'x' } }] }));
+    const multus = planVm(
+      base({
+        networks: [
+          { name: 'default', pod: {} },
+          { name: 'sec', multus: { networkName: 'x' } },
+        ],
+      }),
+    );
     assert.equal((multus as { reason: string }).reason, 'UnsupportedNetwork');
     const pvc = planVm(base({ volumes: [{ name: 'containerdisk', persistentVolumeClaim: { claimName: 'c' } }] }));
     assert.match((pvc as { message: string }).message, /persistentVolumeClaim volumes are not supported/);

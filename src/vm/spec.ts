@@ -70,17 +70,22 @@ export function planVm(vmi: KubeObject): VmPlan | PlanError {
   const podNetwork = (spec.networks ?? []).find((n) => n.pod !== undefined);
   const others = (spec.networks ?? []).filter((n) => n.pod === undefined);
   if (others.length) {
-    return { reason: 'UnsupportedNetwork', message: `network "${others[0].name}": only the pod network is attached on virtmesh's node; Multus secondary networks are not` };
+    return {
+      reason: 'UnsupportedNetwork',
+      message: `network "${others[0].name}": only the pod network is attached on virtmesh's node; Multus secondary networks are not`,
+    };
   }
   const iface = podNetwork ? spec.domain?.devices?.interfaces?.find((i) => i.name === podNetwork.name) : undefined;
-  if (podNetwork && !iface) return { reason: 'InterfaceMissing', message: `network "${podNetwork.name}" has no interface of the same name in spec.domain.devices.interfaces` };
+  if (podNetwork && !iface)
+    return { reason: 'InterfaceMissing', message: `network "${podNetwork.name}" has no interface of the same name in spec.domain.devices.interfaces` };
   if (iface && iface.masquerade === undefined) {
     return { reason: 'UnsupportedBinding', message: `interface "${iface.name}": virtmesh runs the pod network with the masquerade binding only` };
   }
   const ports = iface?.ports?.length
     ? iface.ports.map((p) => ({ port: p.port, protocol: (p.protocol ?? 'TCP').toUpperCase() as 'TCP' | 'UDP', name: p.name }))
     : undefined;
-  if (ports?.some((p) => p.protocol !== 'TCP' && p.protocol !== 'UDP')) return { reason: 'UnsupportedPort', message: 'interface ports support the TCP and UDP protocols only' };
+  if (ports?.some((p) => p.protocol !== 'TCP' && p.protocol !== 'UDP'))
+    return { reason: 'UnsupportedPort', message: 'interface ports support the TCP and UDP protocols only' };
   const mac = iface?.macAddress ?? deterministicMac(vmi.metadata.uid ?? `${vmi.metadata.namespace}/${name}`);
 
   const disks: VmDisk[] = [];
@@ -113,16 +118,25 @@ function diskSource(vol: Record<string, unknown> & { name: string }): DiskSource
   }
   const ci = (vol.cloudInitNoCloud ?? vol.cloudInitConfigDrive) as Record<string, unknown> | undefined;
   if (ci) {
-    if (vol.cloudInitConfigDrive) return { reason: 'UnsupportedVolume', message: `volume "${vol.name}": cloudInitConfigDrive is not supported; use cloudInitNoCloud` };
-    if (ci.secretRef || ci.networkDataSecretRef) return { reason: 'UnsupportedVolume', message: `volume "${vol.name}": cloud-init from a Secret is not supported yet; put userData inline` };
-    return { kind: 'cloudInitNoCloud', userData: (ci.userData as string | undefined) ?? b64(ci.userDataBase64), networkData: (ci.networkData as string | undefined) ?? b64(ci.networkDataBase64) };
+    if (vol.cloudInitConfigDrive)
+      return { reason: 'UnsupportedVolume', message: `volume "${vol.name}": cloudInitConfigDrive is not supported; use cloudInitNoCloud` };
+    if (ci.secretRef || ci.networkDataSecretRef)
+      return { reason: 'UnsupportedVolume', message: `volume "${vol.name}": cloud-init from a Secret is not supported yet; put userData inline` };
+    return {
+      kind: 'cloudInitNoCloud',
+      userData: (ci.userData as string | undefined) ?? b64(ci.userDataBase64),
+      networkData: (ci.networkData as string | undefined) ?? b64(ci.networkDataBase64),
+    };
   }
   if (vol.emptyDisk) {
     const cap = (vol.emptyDisk as { capacity?: string }).capacity;
     return { kind: 'emptyDisk', bytes: cap ? parseQuantity(cap) : 0 };
   }
   const kind = Object.keys(vol).find((k) => k !== 'name') ?? 'unknown';
-  return { reason: 'UnsupportedVolume', message: `volume "${vol.name}": ${kind} volumes are not supported by virtmesh; use containerDisk, cloudInitNoCloud or emptyDisk` };
+  return {
+    reason: 'UnsupportedVolume',
+    message: `volume "${vol.name}": ${kind} volumes are not supported by virtmesh; use containerDisk, cloudInitNoCloud or emptyDisk`,
+  };
 }
 
 /** A locally administered MAC that stays the same for the VMI. */

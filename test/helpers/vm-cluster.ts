@@ -86,7 +86,9 @@ export function leftovers(tag: string, stateDir: string): string[] {
 
 /** The walkthrough's manifest with the probe's 120 s initial delay cut to `seconds` (and the namespace in service names changed). */
 export function quick(manifest: string, seconds: number, namespace = 'default'): string {
-  return manifest.replace('initialDelaySeconds: 120', `initialDelaySeconds: ${seconds}`).replace('.default.svc.cluster.local', `.${namespace}.svc.cluster.local`);
+  return manifest
+    .replace('initialDelaySeconds: 120', `initialDelaySeconds: ${seconds}`)
+    .replace('.default.svc.cluster.local', `.${namespace}.svc.cluster.local`);
 }
 
 export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {

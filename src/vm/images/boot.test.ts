@@ -68,7 +68,7 @@ interface Guest {
   monitor: string;
 }
 
-async function boot(name: string, flavor: GuestFlavor, userData: string, port: number): Promise<Guest> {
+async function boot(name: string, flavor: GuestFlavor, userData: string, port: number, netdevExtra = ''): Promise<Guest> {
   const dir = join(work, name);
   const seed = await writeNoCloudSeed({
     dir,
@@ -81,7 +81,7 @@ async function boot(name: string, flavor: GuestFlavor, userData: string, port: n
   args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', guestKernelCmdline(flavor));
   args.push('-chardev', `socket,id=serial0,path=${consoleSock},server=on,wait=off,logfile=${log}`, '-serial', 'chardev:serial0');
   args.push('-monitor', `unix:${monitor},server=on,wait=off`);
-  args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, '-device', 'virtio-net-pci,netdev=n0,romfile=');
+  args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${netdevExtra}`, '-device', 'virtio-net-pci,netdev=n0,romfile=');
   args.push('-drive', `file=${seed},if=virtio,format=raw,readonly=on`);
   const started = Date.now();
   const vm = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -151,13 +151,14 @@ async function converse(g: Guest, steps: Array<[RegExp, string]>): Promise<strin
 }
 
 // The shell prompt is [user@host dir]$ ; console lines from background jobs may follow it.
-const PROMPT = /\]\$ /;
+const PROMPT = /\][$#] /;
 const elapsed = (g: Guest) => ((Date.now() - g.started) / 1000).toFixed(1);
 
 describe('built-in guest boot', { timeout: 300_000 }, () => {
   it('runs the walkthrough istio-vmi user-data: DHCP, then "Hello" on port 8080', async (t) => {
     const port = await freePort();
-    const g = await boot('istio-vmi', 'fedora', ISTIO_VMI_USER_DATA, port);
+    // DNS search domains as a cluster's DHCP would hand them out.
+    const g = await boot('istio-vmi', 'fedora', ISTIO_VMI_USER_DATA, port, ',dnssearch=default.svc.cluster.local,dnssearch=svc.cluster.local');
     await waitFor(
       'the boot banner',
       60_000,
@@ -180,7 +181,7 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
       [PROMPT, 'id; cat /etc/resolv.conf; command -v nc; command -v curl'],
     ]);
     assert.match(session, /uid=1000\(fedora\)/);
-    assert.match(session, /nameserver 10\.0\.2\.3/);
+    assert.match(session, /search default\.svc\.cluster\.local svc\.cluster\.local\r?\nnameserver 10\.0\.2\.3/);
     assert.match(session, /\/usr\/bin\/nc\s+\/usr\/bin\/curl/);
   });
 
@@ -202,5 +203,17 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     mon.destroy();
     assert.equal(code, 0);
     assert.match(serialLog(g), /power button pressed, powering off/);
+  });
+
+  it('boots the alpine flavour, where root logs in without a password', async () => {
+    const g = await boot('alpine-vmi', 'alpine', '', await freePort());
+    await waitFor('the login prompt', 90_000, () => (/alpine-vmi login: /.test(serialLog(g)) ? true : undefined), g);
+    assert.match(serialLog(g), /booting virtmesh built-in guest, alpine flavour/);
+    assert.doesNotMatch(serialLog(g), /running user-data/);
+    const session = await converse(g, [
+      [/alpine-vmi login: /, 'root'],
+      [PROMPT, 'id'],
+    ]);
+    assert.match(session, /uid=0\(root\)/);
   });
 });

@@ -3,7 +3,6 @@
 // builds anew; builders take a lock, build in a temporary directory and rename it into
 // place, so callers only ever see complete images.
 
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +10,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { DEFAULT_USERS, GUEST_MODULES, guestFiles } from './guest-files.js';
+import { DEFAULT_USERS, GUEST_MODULES, type GuestFlavor, guestFiles } from './guest-files.js';
 import { run } from './host-tools.js';
 import { buildUserland, CpioArchive } from './initramfs.js';
 import { downloadDebianPackages, pvhKernelFromBzImage, unpackKernel } from './kernel.js';
@@ -32,12 +31,15 @@ export interface EnsureGuestImagesOptions {
   signal?: AbortSignal;
 }
 
-/** Debian packages the image build needs on the host (apt and dpkg are always there). */
-// Debian's dynamically linked busybox (for the guest's shell) comes with the kernel via apt-get download.
+/**
+ * Debian packages the image build needs on the host (apt and dpkg are always there).
+ * Debian's dynamically linked busybox, for the guest's shell, comes with the kernel by
+ * `apt-get download`: it cannot be installed beside busybox-static.
+ */
 export const GUEST_BUILD_PACKAGES = ['busybox-static', 'curl', 'ncat', 'genisoimage', 'cpio', 'xz-utils'];
 
 /** Kernel command line for the guest; the flavour picks the default user. */
-export function guestKernelCmdline(flavor: 'fedora' | 'cirros' | 'alpine'): string {
+export function guestKernelCmdline(flavor: GuestFlavor): string {
   return `console=ttyS0 quiet virtmesh.flavor=${flavor}`;
 }
 
@@ -64,13 +66,9 @@ interface Stamp {
   builtAt: string;
 }
 
-/** A SHA-512 crypt(3) hash, made by the busybox the guest logs in with. */
+/** A SHA-512 crypt(3) hash for /etc/shadow, made by the busybox the guest logs in with. */
 async function hashPassword(password: string, signal?: AbortSignal): Promise<string> {
-  const child = spawn('/bin/busybox', ['mkpasswd', '-m', 'sha512', '-P', '0'], { signal, stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin.end(`${password}\n`);
-  let out = '';
-  for await (const chunk of child.stdout) out += chunk;
-  const hash = out.trim();
+  const hash = (await run('/bin/busybox', ['mkpasswd', '-m', 'sha512', password], { signal })).stdout.trim();
   if (!hash.startsWith('$6$')) throw new Error('busybox mkpasswd did not make a SHA-512 password hash');
   return hash;
 }
@@ -139,7 +137,22 @@ async function removeLeftovers(cacheDir: string, keep: string): Promise<void> {
   }
 }
 
+// Host programs the build runs, and the Debian package of each.
+const HOST_NEEDS: Array<[string, string]> = [
+  ['/bin/busybox', 'busybox-static'],
+  ['/usr/bin/curl', 'curl'],
+  ['/usr/bin/ncat', 'ncat'],
+  ['/usr/bin/xz', 'xz-utils'],
+  ['/usr/bin/apt-get', 'apt'],
+  ['/usr/bin/dpkg', 'dpkg'],
+  ['/usr/bin/ldd', 'libc-bin'],
+];
+
 async function buildInto(tmp: string, progress: (step: string, fraction?: number) => void, signal?: AbortSignal): Promise<void> {
+  const missing = HOST_NEEDS.filter(([path]) => !existsSync(path));
+  if (missing.length) {
+    throw new Error(`building the guest image needs ${missing.map(([p]) => p).join(', ')}; install the Debian packages ${missing.map(([, d]) => d).join(' ')}`);
+  }
   const download = join(tmp, 'download');
   const unpacked = join(tmp, 'unpacked');
   const image = join(tmp, 'image');
