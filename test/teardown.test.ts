@@ -3,25 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventually, leftovers, startVmCluster } from './helpers/vm-cluster.js';
+import { eventually, leftovers, startVmCluster, testVmi } from './helpers/vm-cluster.js';
 
 const ROUNDS = Number(process.env.VIRTMESH_TEST_TEARDOWN_ROUNDS ?? 10);
-
-const vmi = (name: string) =>
-  JSON.stringify({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: { name, labels: { app: name } },
-    spec: {
-      domain: {
-        devices: { interfaces: [{ name: 'default', masquerade: {} }], disks: [{ name: 'containerdisk', disk: { bus: 'virtio' } }] },
-        resources: { requests: { memory: '64M' } },
-      },
-      networks: [{ name: 'default', pod: {} }],
-      terminationGracePeriodSeconds: 0,
-      volumes: [{ name: 'containerdisk', containerDisk: { image: 'kubevirt/cirros-container-disk-demo:devel' } }],
-    },
-  });
 
 describe('teardown', { timeout: 1_200_000 }, () => {
   it(`leaves nothing behind after ${ROUNDS} rounds of up, five VMIs, down`, async () => {
@@ -29,11 +13,16 @@ describe('teardown', { timeout: 1_200_000 }, () => {
       const c = await startVmCluster();
       const { tag, stateDir } = c;
       try {
-        for (let i = 0; i < 5; i++) await c.k(['create', '-f', '-'], vmi(`vm${i}`));
-        await eventually(`five VMIs Running (round ${round})`, 120_000, async () => {
-          const phases = (await c.k(['get', 'vmi', '-o', 'jsonpath={.items[*].status.phase}'])).split(' ');
-          return phases.length === 5 && phases.every((p) => p === 'Running');
-        });
+        for (let i = 0; i < 5; i++) await c.k(['create', '-f', '-'], testVmi(`vm${i}`, { memory: '64M' }));
+        await eventually(
+          `five VMIs Running (round ${round})`,
+          async () => {
+            const phases = (await c.k(['get', 'vmi', '-o', 'jsonpath={.items[*].status.phase}'])).split(' ');
+            return phases.length === 5 && phases.every((p) => p === 'Running');
+          },
+          120_000,
+          1000,
+        );
       } finally {
         await c.down();
       }

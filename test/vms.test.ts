@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { walkthrough } from './helpers/cluster.js';
-import { eventually, leftovers, quick, startVmCluster, type VmCluster } from './helpers/vm-cluster.js';
+import { eventually, leftovers, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
 
 const NS = 'plain';
 
@@ -82,39 +82,13 @@ function tcpState(host: string, port: number): Promise<string> {
 
 /** A VMI with two listeners (8080, 9090) answering with its name; `ports` declared on the interface or not. */
 function listenerVmi(name: string, ports?: number[]): string {
-  return JSON.stringify({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: { name, labels: { app: name } },
-    spec: {
-      domain: {
-        devices: {
-          interfaces: [{ name: 'default', masquerade: {}, ...(ports ? { ports: ports.map((port) => ({ port })) } : {}) }],
-          disks: [
-            { name: 'containerdisk', disk: { bus: 'virtio' } },
-            { name: 'cloudinitdisk', disk: { bus: 'virtio' } },
-          ],
-        },
-        resources: { requests: { memory: '128M' } },
-      },
-      networks: [{ name: 'default', pod: {} }],
-      terminationGracePeriodSeconds: 0,
-      volumes: [
-        { name: 'containerdisk', containerDisk: { image: 'kubevirt/cirros-container-disk-demo:devel' } },
-        {
-          name: 'cloudinitdisk',
-          cloudInitNoCloud: {
-            userData: [
-              '#cloud-config',
-              'runcmd:',
-              `- while true ; do nc -lp 8080 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-8080'" ; done &`,
-              `- while true ; do nc -lp 9090 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-9090'" ; done &`,
-            ].join('\n'),
-          },
-        },
-      ],
-    },
-  });
+  const userData = [
+    '#cloud-config',
+    'runcmd:',
+    `- while true ; do nc -lp 8080 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-8080'" ; done &`,
+    `- while true ; do nc -lp 9090 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-9090'" ; done &`,
+  ].join('\n');
+  return testVmi(name, { ports, userData });
 }
 
 describe('VMs without the mesh', { timeout: 900_000 }, () => {
@@ -175,15 +149,20 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     const slices = await json(['get', 'endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=istio-vmi-svc']);
     assert.equal(slices.items[0].endpoints[0].addresses[0], pod.status.podIP);
     const ip = (await json(['get', 'svc', '-n', NS, 'istio-vmi-svc'])).spec.clusterIP;
-    assert.match(await eventually('Hello from the cluster IP', 60_000, () => httpGet(ip, 8080)), /Hello/);
+    assert.match(await eventually('Hello from the cluster IP', () => httpGet(ip, 8080), 60_000, 1000), /Hello/);
   });
 
   it("runs the cirros VM's loop: it reaches istio-vmi through the Service's DNS name", async () => {
     const pod = await launcherPod('cirros-vmi');
-    await eventually('three Hellos in the cirros console', 180_000, async () => {
-      const log = await c.k(['logs', '-n', NS, pod.metadata.name]);
-      return (log.match(/Hello/g) ?? []).length >= 3;
-    });
+    await eventually(
+      'three Hellos in the cirros console',
+      async () => {
+        const log = await c.k(['logs', '-n', NS, pod.metadata.name]);
+        return (log.match(/Hello/g) ?? []).length >= 3;
+      },
+      180_000,
+      1000,
+    );
   });
 
   it('answers cluster names and forwards the others to the upstream resolver', async () => {
@@ -205,9 +184,9 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     }
     const declared = (await launcherPod('declared')).status.podIP;
     const undeclared = (await launcherPod('undeclared')).status.podIP;
-    assert.equal(await eventually('declared:8080', 120_000, () => httpGet(declared, 8080).catch(() => undefined)), 'declared-8080\n');
-    assert.equal(await eventually('undeclared:8080', 120_000, () => httpGet(undeclared, 8080).catch(() => undefined)), 'undeclared-8080\n');
-    assert.equal(await eventually('undeclared:9090', 60_000, () => httpGet(undeclared, 9090).catch(() => undefined)), 'undeclared-9090\n');
+    assert.equal(await eventually('declared:8080', () => httpGet(declared, 8080).catch(() => undefined), 120_000, 1000), 'declared-8080\n');
+    assert.equal(await eventually('undeclared:8080', () => httpGet(undeclared, 8080).catch(() => undefined), 120_000, 1000), 'undeclared-8080\n');
+    assert.equal(await eventually('undeclared:9090', () => httpGet(undeclared, 9090).catch(() => undefined), 60_000, 1000), 'undeclared-9090\n');
     // The guest listens on 9090 too, but an undeclared port of a VMI with declared ports stays in the pod.
     assert.equal(await tcpState(declared, 9090), 'ECONNREFUSED');
   });
@@ -235,10 +214,10 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
       ((await json(['get', 'vmi', '-n', NS, vmi])).status?.conditions ?? []).find(
         (x: { type: string; status: string }) => x.type === type && x.status === 'False',
       );
-    const sync = await eventually('ErrImagePull on the VMI', 60_000, () => condition('unknown-image', 'Synchronized'));
+    const sync = await eventually('ErrImagePull on the VMI', () => condition('unknown-image', 'Synchronized'), 60_000, 1000);
     assert.equal(sync.reason, 'ErrImagePull');
     assert.match(sync.message, /example\.org\/no\/such-image:1.*virtmesh images/);
-    const sched = await eventually('Unschedulable on the VMI', 60_000, () => condition('huge', 'PodScheduled'));
+    const sched = await eventually('Unschedulable on the VMI', () => condition('huge', 'PodScheduled'), 60_000, 1000);
     assert.equal(sched.reason, 'Unschedulable');
     assert.match(sched.message, /^0\/1 nodes are available: 1 Insufficient memory\./);
     const events = await c.k([

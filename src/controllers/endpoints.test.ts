@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../../test/helpers/eventually.js';
 import { type RunningApiServer, startApiServer } from '../apiserver/index.js';
 import { ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { startEndpointsController } from './endpoints.js';
@@ -14,22 +15,6 @@ const podPath = (name?: string, subresource?: string) => resourcePath({ version:
 const servicePath = (name?: string) => resourcePath({ version: 'v1', plural: 'services', namespace: NS, name });
 const endpointsPath = (name?: string) => resourcePath({ version: 'v1', plural: 'endpoints', namespace: NS, name });
 const slicesPath = resourcePath({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespace: NS });
-
-/** Polls until `check` returns a value (not undefined/false); fails with the last thing it saw. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 /** Gives a misbehaving controller time to write; a correct one passes however long this is. */
 const settle = () => new Promise((r) => setTimeout(r, 400));

@@ -3,25 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../../test/helpers/eventually.js';
 import { type RunningApiServer, startApiServer } from '../apiserver/index.js';
 import { ApiClient, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder, type RecordEvent } from './events.js';
-
-/** Polls until `check` returns a value (not undefined/false); fails with the last thing it saw. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 describe('event recorder', () => {
   let dir: string;

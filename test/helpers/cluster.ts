@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import YAML from 'yaml';
 import { type ContainerLogSource, type RunningApiServer, startApiServer } from '../../src/apiserver/index.js';
 
 /** The walkthrough's manifests, verbatim, as the example ships them. */
@@ -123,4 +124,12 @@ export async function until(what: string, check: () => Promise<boolean>, ms = 10
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The user-data of a walkthrough manifest's cloudInitNoCloud volume, as the VM gets it. */
+export function walkthroughUserData(name: string): string {
+  const vmi = YAML.parse(walkthrough(name)) as { spec: { volumes: Array<{ cloudInitNoCloud?: { userData?: string } }> } };
+  const userData = vmi.spec.volumes.find((v) => v.cloudInitNoCloud)?.cloudInitNoCloud?.userData;
+  if (!userData) throw new Error(`${name} has no cloud-init user-data`);
+  return userData;
 }

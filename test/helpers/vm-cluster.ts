@@ -10,6 +10,8 @@ import { nodeNetwork } from '../../src/node/index.js';
 import { type KubectlResult, kubectlIn } from './cluster.js';
 import { clusterEnv, virtmesh } from './daemon.js';
 
+export { eventually } from './eventually.js';
+
 export interface VmCluster {
   dir: string;
   stateDir: string;
@@ -91,17 +93,36 @@ export function quick(manifest: string, seconds: number, namespace = 'default'):
     .replace('.default.svc.cluster.local', `.${namespace}.svc.cluster.local`);
 }
 
-export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
+export interface TestVmiOptions {
+  /** Ports declared on the masquerade interface; none declared forwards every port. */
+  ports?: number[];
+  userData?: string;
+  memory?: string;
+  readinessProbe?: Record<string, unknown>;
+  image?: string;
+}
+
+/** A small VMI on the built-in cirros guest, as JSON for `kubectl create -f -`. */
+export function testVmi(name: string, o: TestVmiOptions = {}): string {
+  const disks: Array<Record<string, unknown>> = [{ name: 'containerdisk', disk: { bus: 'virtio' } }];
+  const volumes: Array<Record<string, unknown>> = [{ name: 'containerdisk', containerDisk: { image: o.image ?? 'kubevirt/cirros-container-disk-demo:devel' } }];
+  if (o.userData) {
+    disks.push({ name: 'cloudinitdisk', disk: { bus: 'virtio' } });
+    volumes.push({ name: 'cloudinitdisk', cloudInitNoCloud: { userData: o.userData } });
   }
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+  return JSON.stringify({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      domain: {
+        devices: { interfaces: [{ name: 'default', masquerade: {}, ...(o.ports ? { ports: o.ports.map((port) => ({ port })) } : {}) }], disks },
+        resources: { requests: { memory: o.memory ?? '128M' } },
+      },
+      networks: [{ name: 'default', pod: {} }],
+      ...(o.readinessProbe ? { readinessProbe: o.readinessProbe } : {}),
+      terminationGracePeriodSeconds: 0,
+      volumes,
+    },
+  });
 }

@@ -11,18 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { walkthroughUserData } from '../../../test/helpers/cluster.js';
 import { defaultGuestImageCacheDir, ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
 import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
 import { defaultUserForFlavor, type GuestFlavor } from './guest-files.js';
 
-const ISTIO_VMI_USER_DATA = `#cloud-config
-password: fedora
-chpasswd: { expire: False }
-runcmd:
-- dnf install -y screen nc
-- while true ; do sh -c "nc -lp 8080 -c  \\"echo -e 'HTTP/1.1 200 OK\\n\\nHello'\\" " ; done &
-- while true ; do curl kubevirt.io >out 2>/dev/null ; sleep 1 ; done &
-`;
+const ISTIO_VMI_USER_DATA = walkthroughUserData('istio-vmi.yaml');
 
 let images: GuestImages;
 let work: string;

@@ -5,20 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { walkthroughUserData } from '../../../test/helpers/cluster.js';
 import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
 
 // The walkthrough's user-data for istio-vmi (fedora image) and its cirros client.
-const ISTIO_VMI_USER_DATA = `#cloud-config
-password: fedora
-chpasswd: { expire: False }
-runcmd:
-- dnf install -y screen nc
-- while true ; do sh -c "nc -lp 8080 -c  \\"echo -e 'HTTP/1.1 200 OK\\n\\nHello'\\" " ; done &
-- while true ; do curl kubevirt.io >out 2>/dev/null ; sleep 1 ; done &
-`;
-const CIRROS_USER_DATA = `#!/bin/sh
-while true ; do curl istio-vmi-svc.default.svc.cluster.local:8080 ; sleep 1 ; done
-`;
+const ISTIO_VMI_USER_DATA = walkthroughUserData('istio-vmi.yaml');
+const CIRROS_USER_DATA = walkthroughUserData('cirros-vmi.yaml');
 
 const fedora = { user: 'fedora' };
 let work: string;
