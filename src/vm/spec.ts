@@ -86,7 +86,9 @@ export function planVm(vmi: KubeObject): VmPlan | PlanError {
     : undefined;
   if (ports?.some((p) => p.protocol !== 'TCP' && p.protocol !== 'UDP'))
     return { reason: 'UnsupportedPort', message: 'interface ports support the TCP and UDP protocols only' };
-  const mac = iface?.macAddress ?? deterministicMac(vmi.metadata.uid ?? `${vmi.metadata.namespace}/${name}`);
+  // Admission checked the format; QEMU and dnsmasq want colons, and a MAC must never carry their option separators.
+  const mac = (iface?.macAddress ?? deterministicMac(vmi.metadata.uid ?? `${vmi.metadata.namespace}/${name}`)).replace(/-/g, ':').toLowerCase();
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) return { reason: 'InvalidMacAddress', message: `interface "${iface?.name}": malformed MAC address` };
 
   const disks: VmDisk[] = [];
   for (const d of spec.domain?.devices?.disks ?? []) {
