@@ -202,6 +202,62 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     );
   });
 
+  it('a launcher pod deleted under a running VMI fails the VMI once, repeated deletes included (regression)', async () => {
+    const pod = await launcherPod('undeclared');
+    // Two deletes and a label change while the VM stops: one stop, no second worker, no status loop.
+    await c.k(['delete', '-n', NS, 'pod', pod.metadata.name, '--grace-period=3', '--wait=false']);
+    await c.k(['delete', '-n', NS, 'pod', pod.metadata.name, '--grace-period=2', '--wait=false']);
+    await c.kubectl(['label', '-n', NS, 'pod', pod.metadata.name, 'poke=1']);
+    await eventually(
+      'the pod gone',
+      async () => (await json(['get', 'pods', '-n', NS, '-l', 'vm.kubevirt.io/name=undeclared'])).items.length === 0,
+      60_000,
+      500,
+    );
+    const vmi = await eventually(
+      'VMI Failed',
+      async () => {
+        const v = await json(['get', 'vmi', '-n', NS, 'undeclared']);
+        return v.status.phase === 'Failed' && v;
+      },
+      30_000,
+      500,
+    );
+    assert.deepEqual(vmi.status.activePods, {});
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await json(['get', 'vmi', '-n', NS, 'undeclared'])).metadata.resourceVersion, vmi.metadata.resourceVersion, 'the VMI status settles');
+    const uid = pod.metadata.uid.replace(/-/g, '').slice(0, 8);
+    assert.deepEqual(
+      leftovers(c.tag, c.stateDir).filter((l) => l.includes(uid) || l.includes(pod.metadata.uid)),
+      [],
+    );
+    assert.equal((await c.virtmesh(['cluster', 'status'])).code, 0, 'the daemon is still up');
+    await c.k(['delete', '-n', NS, 'vmi', 'undeclared', '--wait=true', '--timeout=60s']);
+  });
+
+  it('never binds more memory than the node has, even for VMIs created together (regression)', async () => {
+    const allocatableKi = Number.parseInt((await json(['get', 'node', 'node01'])).status.allocatable.memory, 10);
+    const each = `${Math.floor((allocatableKi * 0.6) / 1024)}Mi`;
+    const items = ['big-a', 'big-b'].map((name) => JSON.parse(testVmi(name, { memory: each })));
+    await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    const scheduled = await eventually(
+      'both decided',
+      async () => {
+        const pods = (await json(['get', 'pods', '-n', NS, '-l', 'kubevirt.io=virt-launcher'])).items.filter(
+          (p: { metadata: { labels: Record<string, string> } }) => p.metadata.labels['vm.kubevirt.io/name'].startsWith('big-'),
+        );
+        const conds = pods.map((p: { spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string }> } }) =>
+          p.spec.nodeName ? 'bound' : p.status?.conditions?.some((x) => x.type === 'PodScheduled' && x.status === 'False') ? 'unschedulable' : 'pending',
+        );
+        return pods.length === 2 && !conds.includes('pending') && conds.sort();
+      },
+      60_000,
+      500,
+    );
+    assert.deepEqual(scheduled, ['bound', 'unschedulable']);
+    await c.k(['delete', '-n', NS, 'vmi', 'big-a', 'big-b', '--wait=true', '--timeout=60s']);
+  });
+
   it('reports what cannot run on the VMI, as a condition and an event', async () => {
     type Vmi = { spec: { domain: { resources: { requests: { memory: string } } }; volumes: Array<{ containerDisk?: { image: string } }> } };
     const unknown = JSON.parse(listenerVmi('unknown-image')) as Vmi;

@@ -62,6 +62,16 @@ function writeAtomically(path: string, content: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** A daemon that holds the lock but does not serve yet (still starting): it must be stopped, not cleaned up after. */
+function startingDaemon(cfg: CliConfig): { pid: number } | undefined {
+  try {
+    const pid = Number(readFileSync(join(cfg.stateDir, 'run', 'cluster.lock'), 'utf8'));
+    return pid && isDaemon(pid) ? { pid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function runningCluster(cfg: CliConfig): RunInfo | undefined {
   const info = readRunInfo(cfg);
   return info && isDaemon(info.pid) ? info : undefined;
@@ -160,6 +170,15 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
   const unlock = takeLock(cfg);
+  // A signal during start (the node may already be starting VMs) waits for the start to finish, then stops everything.
+  let stop: ((signal: string) => Promise<void>) | undefined;
+  let stopRequested: string | undefined;
+  const onSignal = (signal: string) => {
+    if (stop) void stop(signal);
+    else stopRequested = signal;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   let api: Awaited<ReturnType<typeof startApiServer>>;
   const logs = lateLogSource();
   try {
@@ -182,7 +201,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
   writeAtomically(p.runInfo, JSON.stringify(info, null, 2));
   log(`API server listening at ${api.url}`);
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
@@ -192,13 +211,12 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     unlock();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (stopRequested) void stop(stopRequested);
 }
 
 export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const p = paths(cfg);
-  const info = runningCluster(cfg);
+  const info = runningCluster(cfg) ?? startingDaemon(cfg);
   if (info) {
     await step(out, `Stopping the cluster daemon (pid ${info.pid})`, async () => {
       process.kill(info.pid, 'SIGTERM');

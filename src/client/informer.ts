@@ -106,6 +106,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (old) for (const h of this.#handlers) this.#call(() => h.delete?.(obj));
       return;
     }
+    // Same name, new uid (deleted and made again while the watch was down): a delete and an add, not an update.
+    if (old && old.metadata.uid !== obj.metadata.uid) {
+      this.#cache.delete(key);
+      for (const h of this.#handlers) this.#call(() => h.delete?.(old));
+      this.#apply(type, obj);
+      return;
+    }
     this.#cache.set(key, obj);
     for (const h of this.#handlers) this.#call(() => (old ? h.update?.(obj, old) : h.add?.(obj)));
   }

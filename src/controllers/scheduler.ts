@@ -42,8 +42,18 @@ export async function startScheduler(opts: { client: ApiClient; events: RecordEv
   const pods = new Informer(client, '/api/v1/pods', {}, log);
   const nodes = new Informer(client, '/api/v1/nodes', {}, log);
   const lastReason = new Map<string, string>();
+  /** Pods bound here but not yet seen bound in the cache: counted, so two quick decisions do not overcommit. */
+  const assumed = new Map<string, { node: string; pod: KubeObject }>();
+  /** One decision at a time: each sees the bindings of the ones before it. */
+  let decisions: Promise<void> = Promise.resolve();
 
-  const schedule = async (key: string) => {
+  const schedule = (key: string) => {
+    const next = decisions.then(() => decide(key));
+    decisions = next.catch(() => {});
+    return next;
+  };
+
+  const decide = async (key: string) => {
     const [ns, name] = key.split('/');
     const pod = pods.get(ns, name);
     if (!pod || (pod.spec as Any)?.nodeName || pod.metadata.deletionTimestamp) return;
@@ -97,7 +107,24 @@ export async function startScheduler(opts: { client: ApiClient; events: RecordEv
   const retryPending = () => {
     for (const p of pods.list((x) => !(x.spec as Any)?.nodeName)) enqueue(p);
   };
-  pods.on({ add: enqueue, update: enqueue, delete: retryPending });
+  const forget = (p: KubeObject) => {
+    if ((p.spec as Any)?.nodeName) assumed.delete(p.metadata.uid as string);
+  };
+  pods.on({
+    add: (p) => {
+      forget(p);
+      enqueue(p);
+    },
+    update: (p) => {
+      forget(p);
+      enqueue(p);
+    },
+    delete: (p) => {
+      assumed.delete(p.metadata.uid as string);
+      lastReason.delete(p.metadata.uid as string);
+      retryPending();
+    },
+  });
   nodes.on({ add: retryPending, update: retryPending });
   await Promise.all([nodes.start(), pods.start()]);
   queue.run();

@@ -27,6 +27,7 @@ describe('VMI phase from the launcher pod', () => {
   it('fails when the VM ends with an error or its pod vanishes while it runs, and final phases stay', () => {
     assert.equal(vmiPhase(pod({ phase: 'Failed', ...compute({ terminated: { exitCode: 137 } }) }), 'Running'), 'Failed');
     assert.equal(vmiPhase(undefined, 'Running'), 'Failed');
+    assert.equal(vmiPhase(undefined, 'Scheduling'), 'Failed');
     assert.equal(vmiPhase(pod({ phase: 'Running', ...compute({ running: {} }) }), 'Succeeded'), 'Succeeded');
   });
 });

@@ -15,7 +15,8 @@ export type VmiPhase = 'Pending' | 'Scheduling' | 'Scheduled' | 'Running' | 'Suc
 
 export function vmiPhase(pod: KubeObject | undefined, previous: VmiPhase | undefined): VmiPhase {
   if (previous === 'Succeeded' || previous === 'Failed') return previous; // final, as in KubeVirt
-  if (!pod) return previous === 'Running' || previous === 'Scheduled' ? 'Failed' : 'Pending';
+  // A VMI whose pod went away after it was made does not get a new one: it has failed, as in KubeVirt.
+  if (!pod) return previous && previous !== 'Pending' ? 'Failed' : 'Pending';
   const status = (pod.status ?? {}) as Any;
   const compute = (status.containerStatuses ?? []).find((c: Any) => c.name === 'compute');
   if (compute?.state?.terminated) return compute.state.terminated.exitCode === 0 ? 'Succeeded' : 'Failed';

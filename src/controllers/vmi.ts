@@ -56,7 +56,7 @@ export async function startVmiController(opts: { client: ApiClient; events: Reco
       return; // the update comes back through the informer
     }
     const phase = (vmi.status as { phase?: string } | undefined)?.phase;
-    if (!pod && !expected.has(vmi.metadata.uid as string) && phase !== 'Succeeded' && phase !== 'Failed') {
+    if (!pod && !expected.has(vmi.metadata.uid as string) && (phase === undefined || phase === 'Pending')) {
       const memMi = Math.ceil((guestMemoryBytes(vmi) ?? 0) / 2 ** 20) + LAUNCHER_OVERHEAD_MI;
       const created = await client.create(podPath(ns), launcherPod(vmi, memMi));
       expected.set(vmi.metadata.uid as string, created.metadata.name);
@@ -69,7 +69,12 @@ export async function startVmiController(opts: { client: ApiClient; events: Reco
     if (!sameStatus(status, vmi.status ?? {})) {
       announce(vmi, status.phase, pod);
       try {
-        await client.patch(vmiPath(ns, name, 'status'), { status });
+        // A merge patch keeps map keys it does not name: pods that are gone must be removed explicitly.
+        const gone = Object.keys((vmi.status as { activePods?: Record<string, string> } | undefined)?.activePods ?? {}).filter(
+          (uid) => !(uid in status.activePods),
+        );
+        const activePods = { ...Object.fromEntries(gone.map((uid) => [uid, null])), ...status.activePods };
+        await client.patch(vmiPath(ns, name, 'status'), { status: { ...status, activePods } });
       } catch (e) {
         if (!isNotFound(e) && !isConflict(e)) throw e;
       }

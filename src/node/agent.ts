@@ -38,7 +38,12 @@ function killLeftovers(podsDir: string): void {
   for (const uid of readdirSync(podsDir)) {
     const file = join(podsDir, uid, 'vm', 'processes.json');
     if (!existsSync(file)) continue;
-    const pids = Object.values(JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>);
+    let pids: number[];
+    try {
+      pids = Object.values(JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>);
+    } catch {
+      continue; // cut short by the crash; the processes are found through their namespaces' removal instead
+    }
     for (const pid of pids) {
       try {
         if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(uid)) process.kill(pid, 'SIGKILL');
@@ -131,8 +136,11 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
       void w.start();
     }
     w.update(pod);
-    if (pod.metadata.deletionTimestamp) {
-      void w.terminate(pod.metadata.deletionGracePeriodSeconds ?? 0, true).finally(() => workers.delete(uid));
+    if (pod.metadata.deletionTimestamp && !w.terminating) {
+      const worker = w;
+      void worker.terminate(pod.metadata.deletionGracePeriodSeconds ?? 0, true).finally(() => {
+        if (workers.get(uid) === worker) workers.delete(uid);
+      });
     }
   };
   pods.on({
@@ -141,8 +149,10 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
     delete: (pod) => {
       const w = workers.get(pod.metadata.uid as string);
       if (!w) return;
-      workers.delete(pod.metadata.uid as string);
-      void w.terminate(0, false);
+      // Forced away (grace 0) or finished: stop at once; a worker already terminating finishes its own way.
+      void w.terminate(0, false).finally(() => {
+        if (workers.get(pod.metadata.uid as string) === w) workers.delete(pod.metadata.uid as string);
+      });
     },
   });
   await Promise.all([services.start(), endpoints.start()]);

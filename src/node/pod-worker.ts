@@ -31,6 +31,7 @@ export interface PodWorkerDeps {
 interface ContainerSpec {
   name: string;
   image: string;
+  ports?: Array<{ name?: string; containerPort: number }>;
   readinessProbe?: ProbeSpec;
   livenessProbe?: ProbeSpec;
 }
@@ -49,6 +50,8 @@ export class PodWorker {
   #probes: Prober[] = [];
   #stopping = false;
   #started: Promise<void> | undefined;
+  #terminating: Promise<void> | undefined;
+  #rulesChain: Promise<void> = Promise.resolve();
   #statusChain: Promise<void> = Promise.resolve();
 
   constructor(pod: KubeObject, deps: PodWorkerDeps) {
@@ -91,16 +94,28 @@ export class PodWorker {
     return this.#started;
   }
 
-  async applyRules(): Promise<void> {
-    if (!this.#sandbox || this.#stopping) return;
-    await applyPodRules(this.#sandbox.netns, renderPodRules(this.#deps.services(), this.#vmNat())).catch((e) =>
-      this.#deps.log(`pod ${this.#name()}: applying rules: ${(e as Error).message}`),
-    );
+  /** Rules are rendered when their turn comes, so a later call never loses to an earlier, staler one. */
+  applyRules(): Promise<void> {
+    this.#rulesChain = this.#rulesChain.then(async () => {
+      if (!this.#sandbox || this.#stopping) return;
+      await applyPodRules(this.#sandbox.netns, renderPodRules(this.#deps.services(), this.#vmNat())).catch((e) =>
+        this.#deps.log(`pod ${this.#name()}: applying rules: ${(e as Error).message}`),
+      );
+    });
+    return this.#rulesChain;
   }
 
-  /** Deletion requested: stop within the grace period, clean up, then remove the pod object (as the kubelet does). */
-  async terminate(graceSeconds: number, removeObject: boolean): Promise<void> {
-    if (this.#stopping) return;
+  /** Deletion requested: stop within the grace period, clean up, then remove the pod object (as the kubelet does). Once. */
+  terminate(graceSeconds: number, removeObject: boolean): Promise<void> {
+    this.#terminating ??= this.#terminate(graceSeconds, removeObject);
+    return this.#terminating;
+  }
+
+  get terminating(): boolean {
+    return this.#terminating !== undefined;
+  }
+
+  async #terminate(graceSeconds: number, removeObject: boolean): Promise<void> {
     this.#stopping = true;
     for (const p of this.#probes) p.stop();
     await this.#started;
@@ -111,11 +126,19 @@ export class PodWorker {
     await this.teardown();
     if (removeObject) {
       const m = this.#pod.metadata;
-      await this.#deps.client
-        .delete(resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name }), { gracePeriodSeconds: 0, preconditions: { uid: m.uid } })
-        .catch((e) => {
-          if (!isNotFound(e) && (e as { code?: number }).code !== 409) this.#deps.log(`pod ${this.#name()}: final delete: ${(e as Error).message}`);
-        });
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        try {
+          await this.#deps.client.delete(resourcePath({ version: 'v1', plural: 'pods', namespace: m.namespace, name: m.name }), {
+            gracePeriodSeconds: 0,
+            preconditions: { uid: m.uid },
+          });
+          return;
+        } catch (e) {
+          if (isNotFound(e) || (e as { code?: number }).code === 409) return;
+          this.#deps.log(`pod ${this.#name()}: final delete (attempt ${attempt}): ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
     }
   }
 
@@ -132,6 +155,7 @@ export class PodWorker {
   /** Node shutdown: kill and remove the namespace but keep the address, so the pod gets it back. */
   async shutdown(): Promise<void> {
     this.#stopping = true;
+    await this.#started;
     for (const p of this.#probes) p.stop();
     if (this.#vm) await this.#vm.stop(0);
     await deleteSandboxNetwork(this.#deps.net, this.uid);
@@ -259,6 +283,7 @@ export class PodWorker {
   #startProbes(spec: ContainerSpec | undefined): void {
     const c = this.#container('compute');
     const target = () => this.#sandbox?.ip;
+    const namedPorts = Object.fromEntries((spec?.ports ?? []).filter((p) => p.name).map((p) => [p.name as string, p.containerPort]));
     if (spec?.readinessProbe && c) {
       const p = new Prober(
         'readiness',
@@ -269,6 +294,7 @@ export class PodWorker {
           this.#pushStatus();
         },
         (r) => this.#deps.events(this.#pod, 'Warning', 'Unhealthy', `Readiness probe failed: ${r.message}`),
+        namedPorts,
       );
       this.#probes.push(p);
       p.start();
@@ -284,6 +310,7 @@ export class PodWorker {
           void this.#vm?.stop(0);
         },
         (r) => this.#deps.events(this.#pod, 'Warning', 'Unhealthy', `Liveness probe failed: ${r.message}`),
+        namedPorts,
       );
       this.#probes.push(p);
       p.start();

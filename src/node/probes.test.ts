@@ -37,6 +37,13 @@ describe('probes', () => {
     assert.equal((await probeOnce({ tcpSocket: { port: closedPort } }, '127.0.0.1')).ok, false);
   });
 
+  it('resolves named ports through the container, and a bad port is a failed probe, not a crash', async () => {
+    assert.equal((await probeOnce({ tcpSocket: { port: 'http' } }, '127.0.0.1', { http: ok.port })).ok, true);
+    const unknown = await probeOnce({ tcpSocket: { port: 'nope' } }, '127.0.0.1', { http: ok.port });
+    assert.deepEqual(unknown, { ok: false, message: 'port "nope" is not a port number nor a named port of the container' });
+    assert.equal((await probeOnce({ httpGet: { port: ok.port, httpHeaders: [{ name: 'bad header', value: 'x' }] } }, '127.0.0.1')).ok, false);
+  });
+
   it('turns ready only after successThreshold passes in a row, and unready after failureThreshold misses', async () => {
     let port = ok.port;
     const changes: boolean[] = [];

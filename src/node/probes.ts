@@ -24,10 +24,23 @@ export interface ProbeResult {
   message: string;
 }
 
-/** One try of a probe against `ip`. Named ports resolve through `namedPorts`. */
-export function probeOnce(spec: ProbeSpec, ip: string, namedPorts: Record<string, number> = {}): Promise<ProbeResult> {
+/** One try of a probe against `ip`. Named ports resolve through `namedPorts`. Never throws: a bad probe is a failed probe. */
+export async function probeOnce(spec: ProbeSpec, ip: string, namedPorts: Record<string, number> = {}): Promise<ProbeResult> {
+  try {
+    return await tryProbe(spec, ip, namedPorts);
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  }
+}
+
+function tryProbe(spec: ProbeSpec, ip: string, namedPorts: Record<string, number>): Promise<ProbeResult> {
   const timeoutMs = (spec.timeoutSeconds ?? 1) * 1000;
-  const portOf = (p: number | string) => (typeof p === 'number' ? p : (namedPorts[p] ?? Number(p)));
+  const portOf = (p: number | string) => {
+    const port = typeof p === 'number' ? p : (namedPorts[p] ?? Number(p));
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`port ${JSON.stringify(p)} is not a port number nor a named port of the container`);
+    return port;
+  };
   if (spec.httpGet) {
     const g = spec.httpGet;
     const host = g.host || ip;
@@ -83,6 +96,7 @@ function describe(e: NodeJS.ErrnoException, host: string, port: number): string 
 export class Prober {
   readonly #spec: ProbeSpec;
   readonly #target: () => string | undefined;
+  readonly #namedPorts: Record<string, number>;
   readonly #onChange: (healthy: boolean, result: ProbeResult) => void;
   readonly #onFailure: (result: ProbeResult) => void;
   #timer: NodeJS.Timeout | undefined;
@@ -97,7 +111,9 @@ export class Prober {
     target: () => string | undefined,
     onChange: (healthy: boolean, result: ProbeResult) => void,
     onFailure: (result: ProbeResult) => void = () => {},
+    namedPorts: Record<string, number> = {},
   ) {
+    this.#namedPorts = namedPorts;
     this.#spec = spec;
     this.#target = target;
     this.#onChange = onChange;
@@ -125,7 +141,7 @@ export class Prober {
 
   async #tick(): Promise<void> {
     const ip = this.#target();
-    const result = ip ? await probeOnce(this.#spec, ip) : { ok: false, message: 'pod has no IP yet' };
+    const result = ip ? await probeOnce(this.#spec, ip, this.#namedPorts) : { ok: false, message: 'pod has no IP yet' };
     if (this.#stopped) return;
     if (result.ok) {
       this.#failures = 0;

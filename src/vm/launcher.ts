@@ -38,7 +38,12 @@ export interface RunningVm {
 }
 
 const kvmAvailable = () => existsSync('/dev/kvm');
-const say = (ctx: LaunchContext, line: string) => appendFileSync(ctx.serialLog, `virtmesh: ${line}\n`);
+/** A launcher line in the compute log; best-effort, the pod's directory may already be gone. */
+const say = (ctx: LaunchContext, line: string) => {
+  try {
+    appendFileSync(ctx.serialLog, `virtmesh: ${line}\n`);
+  } catch {}
+};
 const ns = (ctx: LaunchContext, cmd: string, args: string[], input?: string) => runHost('ip', ['netns', 'exec', ctx.netns, cmd, ...args], { input });
 
 export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<RunningVm> {
@@ -99,6 +104,15 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
   await setUpGuestNetwork(ctx);
   const dnsmasq = await startDhcp(plan, ctx);
 
+  try {
+    return launchQemu(plan, ctx, args, dnsmasq);
+  } catch (e) {
+    dnsmasq.kill('SIGKILL');
+    throw e;
+  }
+}
+
+function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: ChildProcess): RunningVm {
   const consoleSocket = join(ctx.dir, 'console.sock');
   const qmpSocket = join(ctx.dir, 'qmp.sock');
   args.push('-chardev', `socket,id=serial0,path=${consoleSocket},server=on,wait=off,logfile=${ctx.serialLog},logappend=on`, '-serial', 'chardev:serial0');
