@@ -122,8 +122,15 @@ function httpGet(port: number): Promise<string | undefined> {
   });
 }
 
-/** Types lines into the serial console, each after the previous prompt appears. */
+/**
+ * Types lines into the serial console, each after the previous prompt appears. Waits for
+ * user-data to finish first: its console output would otherwise land between a prompt
+ * and what is typed at it.
+ */
 async function converse(g: Guest, steps: Array<[RegExp, string]>): Promise<string> {
+  if (/virtmesh-guest: running user-data/.test(serialLog(g))) {
+    await waitFor('user-data to finish', 90_000, () => (/virtmesh-guest: user-data finished/.test(serialLog(g)) ? true : undefined), g);
+  }
   const sock = connect(g.console);
   let seen = '';
   sock.on('data', (d) => {
@@ -170,8 +177,8 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     assert.match(log, /dnf: not found/);
     // cloud-config's password lets the default user log in on the serial console.
     const session = await converse(g, [
-      [/istio-vmi login: /, 'fedora'],
-      [/Password: /, 'fedora'],
+      [/istio-vmi login: $/, 'fedora'],
+      [/Password: $/, 'fedora'],
       [PROMPT, 'id; cat /etc/resolv.conf; command -v nc; command -v curl'],
     ]);
     assert.match(session, /uid=1000\(fedora\)/);
@@ -185,8 +192,8 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     t.diagnostic(`user-data ran after ${elapsed(g)}s`);
     assert.match(serialLog(g), /booting virtmesh built-in guest, cirros flavour/);
     const session = await converse(g, [
-      [/cirros-client login: /, 'cirros'],
-      [/Password: /, 'gocubsgo'],
+      [/cirros-client login: $/, 'cirros'],
+      [/Password: $/, 'gocubsgo'],
       [PROMPT, 'id'],
     ]);
     assert.match(session, /uid=1000\(cirros\)/);
@@ -205,7 +212,7 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     assert.match(serialLog(g), /booting virtmesh built-in guest, alpine flavour/);
     assert.doesNotMatch(serialLog(g), /running user-data/);
     const session = await converse(g, [
-      [/alpine-vmi login: /, 'root'],
+      [/alpine-vmi login: $/, 'root'],
       [PROMPT, 'id'],
     ]);
     assert.match(session, /uid=0\(root\)/);
