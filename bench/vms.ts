@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig } from '../src/cli/config.js';
-import { ensureGuestImages, translateUserData, writeNoCloudSeed } from '../src/vm/index.js';
+import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, translateUserData, writeNoCloudSeed } from '../src/vm/index.js';
 import { eventually, startVmCluster, testVmi } from '../test/helpers/vm-cluster.js';
 
 const RUNS = Number(process.env.VIRTMESH_BENCH_RUNS ?? 3);
@@ -56,13 +56,13 @@ async function bareQemuMs(count: number): Promise<number> {
     dir,
     userData: USER_DATA,
     metaData: { instanceId: 'bench', localHostname: 'bench' },
-    guestScript: translateUserData(USER_DATA, { user: 'cirros' }),
+    guestScript: translateUserData(USER_DATA, { user: defaultUserForFlavor('cirros') }),
   });
   const ports = await Promise.all(Array.from({ length: count }, freePort));
   const started = Date.now();
   const vms = ports.map((port) => {
     const args = ['-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '128', '-nodefaults', '-display', 'none'];
-    args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', 'console=ttyS0 quiet virtmesh.flavor=cirros');
+    args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', guestKernelCmdline('cirros'));
     args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, '-device', 'virtio-net-pci,netdev=n0');
     args.push('-drive', `file=${seed},if=virtio,format=raw,readonly=on`, '-device', 'virtio-rng-pci');
     return spawn('qemu-system-x86_64', args, { stdio: 'ignore' });

@@ -2,8 +2,6 @@
 // controllers and the node agent, each an API client; stopped in reverse order so
 // that nothing the node made outlives the daemon.
 
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ContainerLogSource, RunningApiServer } from '../apiserver/index.js';
 import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder, startEndpointsController, startScheduler, startVmiController } from '../controllers/index.js';
@@ -54,7 +52,7 @@ export async function startClusterComponents(
       podCIDR: cfg.podCIDR,
       serviceCIDR: cfg.serviceCIDR,
       dnsServiceIP: dnsIP,
-      imageCacheDir: cfg.imageCacheDir || join(homedir(), '.cache', 'virtmesh', 'images'),
+      imageCacheDir: cfg.imageCacheDir,
       log,
     });
     stops.push(() => agent.stop());

@@ -1,6 +1,15 @@
 // The VM launcher: from a VirtualMachineInstance to a QEMU process in a pod's
 // network namespace, with its guest images and cloud-init seed.
 
-export { ensureGuestImages, isGuestImageBuilt, listCatalog, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
+export {
+  defaultUserForFlavor,
+  ensureGuestImages,
+  guestKernelCmdline,
+  isGuestImageBuilt,
+  listCatalog,
+  resolveContainerDiskImage,
+  translateUserData,
+  writeNoCloudSeed,
+} from './images/index.js';
 export { GUEST_GATEWAY, GUEST_IP, type LaunchContext, qmp, type RunningVm, startVm, VM_BRIDGE } from './launcher.js';
 export { guestMemoryBytes, type PlanError, planVm, type VmPlan } from './spec.js';

@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { run as runHost } from '../util/exec.js';
-import { ensureGuestImages, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
+import { run as runHost, runIn } from '../util/exec.js';
+import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
 import type { VmPlan } from './spec.js';
 
 export const GUEST_IP = '10.0.2.2';
@@ -44,7 +44,6 @@ const say = (ctx: LaunchContext, line: string) => {
     appendFileSync(ctx.serialLog, `virtmesh: ${line}\n`);
   } catch {}
 };
-const ns = (ctx: LaunchContext, cmd: string, args: string[], input?: string) => runHost('ip', ['netns', 'exec', ctx.netns, cmd, ...args], { input });
 
 export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<RunningVm> {
   mkdirSync(ctx.dir, { recursive: true });
@@ -66,7 +65,7 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
   );
   if (image.kind === 'builtin') {
     const guest = await ensureGuestImages({ cacheDir: ctx.imageCacheDir, onProgress: (s: string) => ctx.onProgress?.(s) });
-    args.push('-kernel', guest.kernel, '-initrd', guest.initrd, '-append', `console=ttyS0 quiet virtmesh.flavor=${image.flavor}`);
+    args.push('-kernel', guest.kernel, '-initrd', guest.initrd, '-append', guestKernelCmdline(image.flavor));
   }
   let index = 0;
   for (const disk of plan.disks) {
@@ -83,7 +82,7 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
       const seedDir = join(ctx.dir, disk.name);
       mkdirSync(seedDir, { recursive: true });
       const guestScript =
-        image.kind === 'builtin' && disk.source.userData ? translateUserData(disk.source.userData, { user: defaultUser(image.flavor) }) : undefined;
+        image.kind === 'builtin' && disk.source.userData ? translateUserData(disk.source.userData, { user: defaultUserForFlavor(image.flavor) }) : undefined;
       file = await writeNoCloudSeed({
         dir: seedDir,
         userData: disk.source.userData,
@@ -139,10 +138,6 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
   };
 }
 
-function defaultUser(flavor: string): string {
-  return flavor === 'cirros' ? 'cirros' : flavor === 'alpine' ? 'root' : 'fedora';
-}
-
 /** tap0 on the in-pod bridge k6t-eth0 (10.0.2.1/24): the guest's side of the masquerade. */
 async function setUpGuestNetwork(ctx: LaunchContext): Promise<void> {
   const cmds = [
@@ -153,7 +148,7 @@ async function setUpGuestNetwork(ctx: LaunchContext): Promise<void> {
     'link set tap0 up',
     `link set ${VM_BRIDGE} up`,
   ];
-  await ns(ctx, 'ip', ['-batch', '-'], `${cmds.join('\n')}\n`);
+  await runIn(ctx.netns, 'ip', ['-batch', '-'], { input: `${cmds.join('\n')}\n` });
 }
 
 /** dnsmasq as DHCP only (no DNS), giving the guest one fixed lease, as KubeVirt's DHCP server does. */

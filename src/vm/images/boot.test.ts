@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walkthroughUserData } from '../../../test/helpers/cluster.js';
-import { defaultGuestImageCacheDir, ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
+import { readConfig } from '../../cli/config.js';
+import { ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
 import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
 import { defaultUserForFlavor, type GuestFlavor } from './guest-files.js';
 
@@ -25,7 +26,7 @@ const vms: ChildProcess[] = [];
 before(
   async () => {
     work = mkdtempSync(join(tmpdir(), 'virtmesh-boot-test-'));
-    const cacheDir = defaultGuestImageCacheDir();
+    const cacheDir = readConfig().imageCacheDir; // the cache every cluster on the machine uses
     // Two callers at once: the lock makes one build and the other wait for it.
     const [a, b] = await Promise.all([ensureGuestImages({ cacheDir }), ensureGuestImages({ cacheDir })]);
     assert.deepEqual(a, b);

@@ -6,12 +6,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { run } from '../../util/exec.js';
 import { DEFAULT_USERS, GUEST_MODULES, type GuestFlavor, guestFiles } from './guest-files.js';
-import { run } from './host-tools.js';
 import { buildUserland, CpioArchive } from './initramfs.js';
 import { downloadDebianPackages, pvhKernelFromBzImage, unpackKernel } from './kernel.js';
 import { acquireLock } from './lock.js';
@@ -83,11 +82,6 @@ async function readReady(dir: string): Promise<GuestImages | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** The cache directory: $VIRTMESH_VM_IMAGE_CACHE, or ~/.cache/virtmesh/images. */
-export function defaultGuestImageCacheDir(): string {
-  return process.env.VIRTMESH_VM_IMAGE_CACHE || join(homedir(), '.cache', 'virtmesh', 'images');
 }
 
 /** Whether ensureGuestImages would return at once (the current recipe is built in cacheDir). */
@@ -163,7 +157,7 @@ async function buildInto(tmp: string, progress: (step: string, fraction?: number
   const debs = await downloadDebianPackages(download, ['busybox'], progress, signal);
   progress('unpacking the kernel and busybox');
   const kernel = await unpackKernel(debs.get('kernel')!, join(unpacked, 'kernel'), GUEST_MODULES, signal);
-  await run('dpkg', ['-x', debs.get('busybox')!, join(unpacked, 'busybox')], { signal });
+  await run('dpkg', ['-x', debs.get('busybox')!, join(unpacked, 'busybox')], { signal, timeoutMs: 0 });
   await rm(download, { recursive: true, force: true });
   const bzImage = await readFile(kernel.vmlinuz);
   const pvh = await pvhKernelFromBzImage(bzImage, tmp, signal);

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LineCounter, parseDocument, stringify } from 'yaml';
+import { run } from '../../util/exec.js';
 import { SEED_GUEST_SCRIPT } from './guest-files.js';
-import { run } from './host-tools.js';
 import { parseCloudConfig } from './user-data.js';
 
 export { parseCloudConfig, translateUserData, type UserDataDefaults } from './user-data.js';

@@ -1,21 +1,10 @@
-// Running host programs for the image build: output captured, errors that say which
-// command failed and why, and an AbortSignal that stops the child.
+// Host programs the image build needs beyond `run`: binary output, and apt's progress
+// lines on a file descriptor of their own.
 
 import { execFile, spawn } from 'node:child_process';
+import { type CommandResult, commandError } from '../../util/exec.js';
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-export function run(cmd: string, args: string[], opts: { cwd?: string; signal?: AbortSignal; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { ...opts, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(commandError(cmd, args, err, stderr));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
+export type RunResult = Pick<CommandResult, 'stdout' | 'stderr'>;
 
 export function runBuffer(cmd: string, args: string[], opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -56,10 +45,4 @@ export function runWithStatusFd(
       else reject(commandError(cmd, args, new Error(sig ? `killed by ${sig}` : `exit status ${code}`), stderr));
     });
   });
-}
-
-function commandError(cmd: string, args: string[], err: Error & { code?: unknown }, stderr: string): Error {
-  if (err.name === 'AbortError') return err;
-  const why = err.code === 'ENOENT' ? `${cmd} is not installed` : stderr.trim().split('\n').slice(-5).join('\n') || err.message;
-  return new Error(`\`${[cmd, ...args].join(' ')}\` failed: ${why}`, { cause: err });
 }

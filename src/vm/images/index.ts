@@ -2,7 +2,6 @@
 // built once into a cache), the containerDisk image catalog, and cloud-init seeds.
 
 export {
-  defaultGuestImageCacheDir,
   type EnsureGuestImagesOptions,
   ensureGuestImages,
   GUEST_BUILD_PACKAGES,

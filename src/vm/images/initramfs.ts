@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { run } from '../../util/exec.js';
 import type { GuestFile } from './guest-files.js';
-import { run } from './host-tools.js';
 import type { KernelModule } from './kernel.js';
 
 const S_IFDIR = 0o040000;

@@ -5,7 +5,8 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { run, runBuffer, runWithStatusFd } from './host-tools.js';
+import { run } from '../../util/exec.js';
+import { runBuffer, runWithStatusFd } from './host-tools.js';
 
 export interface KernelModule {
   name: string;
@@ -66,7 +67,7 @@ export async function downloadDebianPackages(dir: string, others: string[], onPr
   } catch (err) {
     if (signal?.aborted) throw err;
     onProgress('updating the Debian package lists (apt-get update)');
-    await run('apt-get', ['update', '-q'], { signal }).catch((e: Error) => {
+    await run('apt-get', ['update', '-q'], { signal, timeoutMs: 0 }).catch((e: Error) => {
       throw new Error(`cannot download Debian packages (${(err as Error).message}); apt-get update failed too: ${e.message}`, { cause: e });
     });
     return attempt();
@@ -74,7 +75,7 @@ export async function downloadDebianPackages(dir: string, others: string[], onPr
 }
 
 export async function unpackKernel(deb: string, into: string, wanted: string[], signal?: AbortSignal): Promise<UnpackedKernel> {
-  await run('dpkg', ['-x', deb, into], { signal });
+  await run('dpkg', ['-x', deb, into], { signal, timeoutMs: 0 });
   const packageName = basename(deb).split('_')[0];
   const vmlinuz = (await readdir(join(into, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
   if (!vmlinuz) throw new Error(`${basename(deb)} has no boot/vmlinuz-*`);
