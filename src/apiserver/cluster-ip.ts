@@ -3,13 +3,12 @@
 // next free address is handed out. The first address is reserved for `kubernetes`.
 
 import type { Store } from '../store/index.js';
+import { intToIp, ipToInt } from '../util/ipv4.js';
 import type { KubeObject } from './admission/types.js';
 import { status, type Target } from './status.js';
 
 type Any = any;
 
-const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const toIP = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 const isIPv4 = (s: string) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255);
 
 export class ClusterIPAllocator {
@@ -24,15 +23,15 @@ export class ClusterIPAllocator {
   ) {
     const [ip, bits] = cidr.split('/');
     this.#size = 2 ** (32 - Number(bits));
-    this.#base = toInt(ip) & ~(this.#size - 1);
+    this.#base = ipToInt(ip) & ~(this.#size - 1);
     for (const svc of store.list({ group: '', resource: 'services' }).items as Any[]) {
-      if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') this.#used.add(toInt(svc.spec.clusterIP));
+      if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') this.#used.add(ipToInt(svc.spec.clusterIP));
     }
   }
 
   /** The address of the `kubernetes` Service (the first in the range). */
   get first(): string {
-    return toIP(this.#base + 1);
+    return intToIp(this.#base + 1);
   }
 
   #inRange(n: number) {
@@ -56,7 +55,7 @@ export class ClusterIPAllocator {
           { type: 'FieldValueInvalid', field: 'spec.clusterIPs', badValue: [requested], detail: `failed to allocate IP ${requested}: ${why}` },
         ]);
       if (!isIPv4(requested)) throw bad('not a valid IPv4 address');
-      n = toInt(requested);
+      n = ipToInt(requested);
       if (!this.#inRange(n)) throw bad(`the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.cidr}`);
       if (this.#used.has(n)) throw bad('provided IP is already allocated');
     } else {
@@ -64,8 +63,8 @@ export class ClusterIPAllocator {
       if (n < 0) throw status.internal(`failed to allocate a serviceIP: range is full (${this.cidr})`);
     }
     if (!dryRun) this.#used.add(n);
-    svc.spec.clusterIP = toIP(n);
-    svc.spec.clusterIPs = [toIP(n)];
+    svc.spec.clusterIP = intToIp(n);
+    svc.spec.clusterIPs = [intToIp(n)];
     return svc;
   }
 
@@ -101,6 +100,6 @@ export class ClusterIPAllocator {
 
   release(obj: KubeObject): void {
     const ip = (obj as Any).spec?.clusterIP;
-    if (ip && ip !== 'None') this.#used.delete(toInt(ip));
+    if (ip && ip !== 'None') this.#used.delete(ipToInt(ip));
   }
 }

@@ -5,6 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { ObjectMeta, KubeObject as StoredObject } from '../store/kube-object.js';
 
+/** An object to create: it may carry generateName instead of a name. */
+export type NewKubeObject = StoredObject;
+
 /** An object as the API server returns it: always named. */
 export interface KubeObject extends StoredObject {
   metadata: ObjectMeta & { name: string };

@@ -6,6 +6,7 @@
 
 import { isIPv4 } from 'node:net';
 import { type ApiClient, Informer, isConflict, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
+import { canonicalJson } from '../util/canonical-json.js';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
@@ -40,10 +41,7 @@ type PodEndpoint = { pod: Pod; ip: string; ready: boolean; serving: boolean; ter
 type SliceContent = { ports: EndpointPort[]; endpoints: unknown[] };
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-/** JSON with sorted keys, so objects the server re-serialized compare equal to ours. */
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => byText(a, b))) : x));
-const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 /** Items grouped by key, the groups in key order. */
 function groupBy<T>(items: T[], keyOf: (t: T) => string): T[][] {
@@ -99,7 +97,7 @@ function desiredSubsets(svc: Service, eps: PodEndpoint[]): unknown[] {
   // A pod none of whose ports resolve is no endpoint, unless the Service is headless without ports.
   const portless = svc.spec?.clusterIP === 'None' && (svc.spec?.ports ?? []).length === 0;
   const included = eps.filter((ep) => (!ep.terminating || svc.spec?.publishNotReadyAddresses === true) && (ep.ports.length > 0 || portless));
-  return groupBy(included, (ep) => canonical(ep.ports)).map((group) => {
+  return groupBy(included, (ep) => canonicalJson(ep.ports)).map((group) => {
     const address = (ep: PodEndpoint) => ({ ip: ep.ip, ...placement(svc, ep.pod) });
     const addresses = group.filter((ep) => ep.ready).map(address);
     const notReadyAddresses = group.filter((ep) => !ep.ready).map(address);
@@ -112,7 +110,7 @@ function desiredSubsets(svc: Service, eps: PodEndpoint[]): unknown[] {
 function desiredSlices(svc: Service, eps: PodEndpoint[]): SliceContent[] {
   const slices = groupBy(
     eps.filter((ep) => isIPv4(ep.ip)),
-    (ep) => canonical(ep.ports),
+    (ep) => canonicalJson(ep.ports),
   ).flatMap((group) => {
     const endpoints = group.map((ep) => ({
       addresses: [ep.ip],
@@ -142,7 +140,7 @@ const ignoreNotFound = (e: unknown) => (isNotFound(e) ? undefined : Promise.reje
 
 /** What about a pod decides its place in endpoints; other changes (e.g. new annotations) need no sync. */
 const podFingerprint = ({ metadata: m, spec, status }: Pod) =>
-  canonical([m?.labels, m?.deletionTimestamp, status?.podIP, status?.phase, isPodReady({ status }), spec?.nodeName]);
+  canonicalJson([m?.labels, m?.deletionTimestamp, status?.podIP, status?.phase, isPodReady({ status }), spec?.nodeName]);
 
 export async function startEndpointsController(opts: { client: ApiClient; log?: (line: string) => void }): Promise<{ stop(): void }> {
   const { client } = opts;

@@ -3,15 +3,11 @@
 // labels, containers `compute` (the VM, with the VMI's probes and the interface
 // ports) and `volumecontainerdisk` (the containerDisk image), restartPolicy Never.
 
-import { randomInt } from 'node:crypto';
-import type { KubeObject } from '../client/index.js';
+import type { KubeObject, NewKubeObject } from '../client/index.js';
 
 export const LAUNCHER_IMAGE = 'quay.io/kubevirt/virt-launcher:v1.4.0';
 /** What QEMU and the launcher take beside the guest's memory; added to the pod's memory request. */
 export const LAUNCHER_OVERHEAD_MI = 128;
-
-const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-export const randomSuffix = () => Array.from({ length: 5 }, () => SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)]).join('');
 
 const isInjected = (vmi: KubeObject) =>
   vmi.metadata.annotations?.['sidecar.istio.io/inject'] === 'true' || vmi.metadata.labels?.['sidecar.istio.io/inject'] === 'true';
@@ -38,7 +34,7 @@ function podProbe(p: Record<string, unknown> | undefined): Record<string, unknow
   return rest;
 }
 
-export function launcherPod(vmi: KubeObject, memoryRequestMi: number): KubeObject {
+export function launcherPod(vmi: KubeObject, memoryRequestMi: number): NewKubeObject {
   const spec = (vmi.spec ?? {}) as VmiSpec;
   const name = vmi.metadata.name;
   const { 'kubectl.kubernetes.io/last-applied-configuration': _last, ...vmiAnnotations } = vmi.metadata.annotations ?? {};
@@ -72,7 +68,8 @@ export function launcherPod(vmi: KubeObject, memoryRequestMi: number): KubeObjec
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: `virt-launcher-${name}-${randomSuffix()}`,
+      // The API server adds the five-character suffix, as for KubeVirt's own generateName.
+      generateName: `virt-launcher-${name}-`,
       namespace: vmi.metadata.namespace,
       labels: {
         ...(vmi.metadata.labels ?? {}),

@@ -7,6 +7,7 @@
 //   compute ended, exit 0       -> Succeeded; otherwise Failed
 
 import type { KubeObject } from '../client/index.js';
+import { canonicalJson } from '../util/canonical-json.js';
 
 type Any = Record<string, any>;
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -105,17 +106,5 @@ export function vmiStatus(vmi: KubeObject, pod: KubeObject | undefined): Any {
 
 /** Equal as the server would store them: key order and null members (a merge patch drops them) do not count. */
 export function sameStatus(a: unknown, b: unknown): boolean {
-  const canon = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canon);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v)
-          .filter((k) => (v as Any)[k] !== null && (v as Any)[k] !== undefined)
-          .sort()
-          .map((k) => [k, canon((v as Any)[k])]),
-      );
-    }
-    return v;
-  };
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+  return canonicalJson(a) === canonicalJson(b);
 }

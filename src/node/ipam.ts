@@ -2,7 +2,7 @@
 // lives in a file written atomically, so a pod keeps its address across restarts.
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { intToIp, ipToInt } from './net.js';
+import { intToIp, ipToInt } from '../util/ipv4.js';
 
 export class Ipam {
   readonly #path: string;

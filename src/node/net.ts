@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runIn } from '../util/exec.js';
+import { intToIp, ipToInt } from '../util/ipv4.js';
+
+export { intToIp, ipToInt };
 
 export interface NodeNetwork {
   /** Four hex digits derived from the state directory; part of every name made. */
@@ -32,22 +35,6 @@ export const sandboxNames = (net: NodeNetwork, podUid: string) => {
   const id = podUid.replace(/-/g, '');
   return { netns: `virtmesh-${net.tag}-${id.slice(0, 8)}`, hostVeth: `vmv${net.tag}${id.slice(0, 6)}` };
 };
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
-
-export function inCIDR(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  const start = Math.floor(ipToInt(base) / size) * size;
-  const n = ipToInt(ip);
-  return n >= start && n < start + size;
-}
 
 /** The bridge with the gateway address; routes the service CIDR onto it so node-to-service traffic never leaves the machine. */
 export async function ensureBridge(net: NodeNetwork): Promise<void> {

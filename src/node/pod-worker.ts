@@ -142,23 +142,23 @@ export class PodWorker {
     }
   }
 
-  /** Kills what runs and removes the namespace, address and files; used on deletion and on node shutdown. */
-  async teardown(): Promise<void> {
-    this.#stopping = true;
-    for (const p of this.#probes) p.stop();
-    if (this.#vm) await this.#vm.stop(0);
-    await deleteSandboxNetwork(this.#deps.net, this.uid);
-    this.#deps.ipam.release(this.uid);
-    rmSync(this.dir, { recursive: true, force: true });
+  /** Kills what runs and removes the namespace, address and files (deletion). */
+  teardown(): Promise<void> {
+    return this.#stopAndRemove(true);
   }
 
-  /** Node shutdown: kill and remove the namespace but keep the address, so the pod gets it back. */
-  async shutdown(): Promise<void> {
+  /** Node shutdown: the same, but the address stays the pod's, so it gets it back on the next start. */
+  shutdown(): Promise<void> {
+    return this.#stopAndRemove(false);
+  }
+
+  async #stopAndRemove(releaseAddress: boolean): Promise<void> {
     this.#stopping = true;
     await this.#started;
     for (const p of this.#probes) p.stop();
     if (this.#vm) await this.#vm.stop(0);
     await deleteSandboxNetwork(this.#deps.net, this.uid);
+    if (releaseAddress) this.#deps.ipam.release(this.uid);
     rmSync(this.dir, { recursive: true, force: true });
   }
 

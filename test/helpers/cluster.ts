@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import YAML from 'yaml';
 import { type ContainerLogSource, type RunningApiServer, startApiServer } from '../../src/apiserver/index.js';
+import { eventually } from './eventually.js';
 
 /** The walkthrough's manifests, verbatim, as the example ships them. */
 export const walkthrough = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'istio-vmi', name), 'utf8');
@@ -118,12 +119,7 @@ export const configMap = (name: string, metadata: Record<string, unknown> = {}, 
 
 /** Polls `check` every 100 ms; fails naming what it waited for. */
 export async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await eventually(what, check, ms, 100);
 }
 
 /** The user-data of a walkthrough manifest's cloudInitNoCloud volume, as the VM gets it. */
