@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { LineCounter, parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { run } from '../../util/exec.js';
 import { SEED_GUEST_SCRIPT } from './guest-files.js';
-import { parseCloudConfig } from './user-data.js';
+import { parseCloudConfig, parseYaml11 } from './user-data.js';
 
 export { parseCloudConfig, translateUserData, type UserDataDefaults } from './user-data.js';
 
@@ -65,14 +65,7 @@ export async function writeNoCloudSeed(opts: NoCloudSeedOptions): Promise<string
 }
 
 function checkNetworkConfig(text: string): void {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { version: '1.1', prettyErrors: false, lineCounter });
-  const err = doc.errors[0];
-  if (err) {
-    const { line, col } = lineCounter.linePos(err.pos[0]);
-    const where = ` (line ${line}, column ${col})`;
-    throw new Error(`cloud-init network-config is not valid YAML${where}: ${err.message.split('\n')[0]}`);
-  }
+  const doc = parseYaml11(text, 'cloud-init network-config');
   const value = doc.toJS() as unknown;
   if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new Error('cloud-init network-config must be a YAML mapping');
 }

@@ -7,23 +7,28 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { type Document, isMap, LineCounter, parseDocument } from 'yaml';
 
 export interface UserDataDefaults {
   /** The image's default user: `password:` sets this user's password. */
   user: string;
 }
 
-/** Parses #cloud-config YAML (1.1, like cloud-init's PyYAML) into its top-level mapping. */
-export function parseCloudConfig(userData: string): Record<string, unknown> {
+/** Parses YAML 1.1 (cloud-init reads it with PyYAML); a syntax error names `what` and its line and column. */
+export function parseYaml11(text: string, what: string): Document.Parsed {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(userData, { version: '1.1', prettyErrors: false, lineCounter });
+  const doc = parseDocument(text, { version: '1.1', prettyErrors: false, lineCounter });
   const err = doc.errors[0];
   if (err) {
     const { line, col } = lineCounter.linePos(err.pos[0]);
-    const where = ` (line ${line}, column ${col})`;
-    throw new Error(`user-data is not valid YAML${where}: ${err.message.split('\n')[0]}`);
+    throw new Error(`${what} is not valid YAML (line ${line}, column ${col}): ${err.message.split('\n')[0]}`);
   }
+  return doc;
+}
+
+/** Parses #cloud-config YAML into its top-level mapping. */
+export function parseCloudConfig(userData: string): Record<string, unknown> {
+  const doc = parseYaml11(userData, 'user-data');
   if (doc.contents === null) return {};
   if (!isMap(doc.contents)) throw new Error('#cloud-config user-data must be a YAML mapping (key: value lines)');
   return doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
