@@ -62,22 +62,28 @@ export async function startScheduler(opts: { client: ApiClient; events: RecordEv
     const candidates = nodes.list((n) => ((n.status as Any)?.conditions ?? []).some((c: Any) => c.type === 'Ready' && c.status === 'True'));
     const reasons = new Map<string, number>();
     for (const node of candidates) {
-      const why = unfit(
-        pod,
-        node,
-        pods.list((p) => (p.spec as Any)?.nodeName === node.metadata.name),
-      );
+      const bound = pods.list((p) => (p.spec as Any)?.nodeName === node.metadata.name);
+      // Bindings made but not yet back through the watch count too.
+      const waiting = [...assumed.values()]
+        .filter((a) => a.node === node.metadata.name && !bound.some((p) => p.metadata.uid === a.pod.metadata.uid))
+        .map((a) => a.pod);
+      const why = unfit(pod, node, [...bound, ...waiting]);
       if (!why) {
-        await client
-          .create(`${resourcePath({ version: 'v1', plural: 'pods', namespace: ns, name })}/binding`, {
+        try {
+          await client.create(`${resourcePath({ version: 'v1', plural: 'pods', namespace: ns, name })}/binding`, {
             apiVersion: 'v1',
             kind: 'Binding',
             metadata: { name, namespace: ns, uid: pod.metadata.uid },
             target: { apiVersion: 'v1', kind: 'Node', name: node.metadata.name },
-          })
-          .catch((e) => {
-            if (!isNotFound(e) && !isConflict(e)) throw e;
           });
+        } catch (e) {
+          if (isNotFound(e) || isConflict(e)) return; // gone, or bound meanwhile
+          throw e;
+        }
+        // Until the watch shows the pod bound; a pod that is gone no longer counts.
+        if (pods.get(ns, name)?.metadata.uid === pod.metadata.uid && !(pods.get(ns, name)?.spec as Any)?.nodeName) {
+          assumed.set(pod.metadata.uid as string, { node: node.metadata.name, pod });
+        }
         lastReason.delete(pod.metadata.uid as string);
         events(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node.metadata.name}`);
         return;
