@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walkthroughUserData } from '../../../test/helpers/cluster.js';
 import { readConfig } from '../../cli/config.js';
@@ -123,12 +123,17 @@ function httpGet(port: number): Promise<string | undefined> {
   });
 }
 
+// The shell prompt is [user@host dir]$ ; console lines from background jobs may follow it.
+const PROMPT = /\][$#] /;
+
 /**
- * Types lines into the serial console, each after the previous prompt appears. Waits for
- * user-data to finish first: its console output would otherwise land between a prompt
- * and what is typed at it.
+ * Logs in on the serial console and runs one command line; returns what the console
+ * printed after it. Waits for user-data to finish first: its console output would
+ * otherwise land between a prompt and what is typed at it. Under TCG on a busy machine a
+ * keystroke can arrive while login is still switching the terminal (and be flushed), so a
+ * login that makes no progress is abandoned with a bare Enter and tried again.
  */
-async function converse(g: Guest, steps: Array<[RegExp, string]>): Promise<string> {
+async function loginAndRun(g: Guest, host: string, user: string, password: string | undefined, command: string, t: TestContext): Promise<string> {
   if (/virtmesh-guest: running user-data/.test(serialLog(g))) {
     await waitFor('user-data to finish', 90_000, () => (/virtmesh-guest: user-data finished/.test(serialLog(g)) ? true : undefined), g);
   }
@@ -138,22 +143,37 @@ async function converse(g: Guest, steps: Array<[RegExp, string]>): Promise<strin
     seen += d.toString();
   });
   await new Promise((r) => sock.once('connect', r));
-  try {
-    sock.write('\r');
-    for (const [prompt, input] of steps) {
-      await waitFor(`console prompt ${prompt}`, 30_000, () => (prompt.test(seen) ? true : undefined), g);
-      seen = '';
-      sock.write(`${input}\r`);
+  // Types `input` once `prompt` shows; false when it does not within the wait.
+  const answer = async (prompt: RegExp, input: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!prompt.test(seen)) {
+      if (Date.now() > deadline) return false;
+      await sleep(100);
     }
-    await sleep(1500);
-    return seen;
+    seen = '';
+    sock.write(`${input}\r`);
+    return true;
+  };
+  try {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      seen = '';
+      sock.write('\r');
+      const loggedIn =
+        (await answer(new RegExp(`${host} login: $`), user, 30_000)) &&
+        (password === undefined || (await answer(/Password: $/, password, 30_000))) &&
+        (await answer(PROMPT, command, 30_000));
+      if (loggedIn) {
+        await sleep(1500);
+        return seen;
+      }
+      t.diagnostic(`login attempt ${attempt} made no progress; console said: ${JSON.stringify(seen.slice(-300))}`);
+    }
+    throw new Error(`could not log in as ${user} in 3 attempts; serial log:\n${serialLog(g).slice(-3000)}`);
   } finally {
     sock.destroy();
   }
 }
 
-// The shell prompt is [user@host dir]$ ; console lines from background jobs may follow it.
-const PROMPT = /\][$#] /;
 const elapsed = (g: Guest) => ((Date.now() - g.started) / 1000).toFixed(1);
 
 describe('built-in guest boot', { timeout: 300_000 }, () => {
@@ -177,11 +197,7 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     assert.match(log, /NoCloud seed on \/dev\/vda \(instance-id default\.istio-vmi, hostname istio-vmi\)/);
     assert.match(log, /dnf: not found/);
     // cloud-config's password lets the default user log in on the serial console.
-    const session = await converse(g, [
-      [/istio-vmi login: $/, 'fedora'],
-      [/Password: $/, 'fedora'],
-      [PROMPT, 'id; cat /etc/resolv.conf; command -v nc; command -v curl'],
-    ]);
+    const session = await loginAndRun(g, 'istio-vmi', 'fedora', 'fedora', 'id; cat /etc/resolv.conf; command -v nc; command -v curl', t);
     assert.match(session, /uid=1000\(fedora\)/);
     assert.match(session, /search default\.svc\.cluster\.local svc\.cluster\.local\r?\nnameserver 10\.0\.2\.3/);
     assert.match(session, /\/usr\/bin\/nc\s+\/usr\/bin\/curl/);
@@ -192,11 +208,7 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     await waitFor('the user-data marker', 90_000, () => (/virtmesh-marker-42/.test(serialLog(g)) ? true : undefined), g);
     t.diagnostic(`user-data ran after ${elapsed(g)}s`);
     assert.match(serialLog(g), /booting virtmesh built-in guest, cirros flavour/);
-    const session = await converse(g, [
-      [/cirros-client login: $/, 'cirros'],
-      [/Password: $/, 'gocubsgo'],
-      [PROMPT, 'id'],
-    ]);
+    const session = await loginAndRun(g, 'cirros-client', 'cirros', 'gocubsgo', 'id', t);
     assert.match(session, /uid=1000\(cirros\)/);
     const mon = connect(g.monitor);
     await new Promise((r) => mon.once('connect', r));
@@ -207,15 +219,12 @@ describe('built-in guest boot', { timeout: 300_000 }, () => {
     assert.match(serialLog(g), /power button pressed, powering off/);
   });
 
-  it('boots the alpine flavour, where root logs in without a password', async () => {
+  it('boots the alpine flavour, where root logs in without a password', async (t) => {
     const g = await boot('alpine-vmi', 'alpine', '', await freePort());
     await waitFor('the login prompt', 90_000, () => (/alpine-vmi login: /.test(serialLog(g)) ? true : undefined), g);
     assert.match(serialLog(g), /booting virtmesh built-in guest, alpine flavour/);
     assert.doesNotMatch(serialLog(g), /running user-data/);
-    const session = await converse(g, [
-      [/alpine-vmi login: $/, 'root'],
-      [PROMPT, 'id'],
-    ]);
+    const session = await loginAndRun(g, 'alpine-vmi', 'root', undefined, 'id', t);
     assert.match(session, /uid=0\(root\)/);
   });
 });
