@@ -3,8 +3,13 @@
 // and generation/status rules.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { configMap, until, useCluster, walkthrough } from './helpers/cluster.js';
+import { startApiServer } from '../src/apiserver/index.js';
+import { Store } from '../src/store/index.js';
+import { configMap, httpTo, until, useCluster, walkthrough } from './helpers/cluster.js';
 
 const cm = (name: string, metadata: Record<string, unknown> = {}) => configMap(name, metadata);
 
@@ -57,6 +62,25 @@ describe('object lifecycle', () => {
     await until('the owner to be gone', async () => (await c.http('GET', `${base}/owner2`)).status === 404);
     const dep2 = (await c.http('GET', `${base}/dep2`)).json();
     assert.deepEqual(dep2.metadata.ownerReferences ?? [], [], 'orphaned: kept, without the owner reference');
+  });
+
+  it('collects a dependent whose owner is already gone, and drops only the dangling reference when another owner lives', async () => {
+    const live = (await c.http('POST', base, cm('live-owner'))).json();
+    const liveRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'live-owner', uid: live.metadata.uid };
+    const goneRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'never-was', uid: '0d9b6a52-0000-4000-8000-000000000000' };
+    const staleUid = { ...liveRef, uid: '0d9b6a52-0000-4000-8000-000000000001' }; // the name exists, with another uid
+    const unknownKind = { apiVersion: 'example.com/v1', kind: 'Widget', name: 'w', uid: '0d9b6a52-0000-4000-8000-000000000002' };
+    assert.equal((await c.http('POST', base, cm('dangling', { ownerReferences: [goneRef] }))).status, 201);
+    assert.equal((await c.http('POST', base, cm('stale-uid', { ownerReferences: [staleUid] }))).status, 201);
+    assert.equal((await c.http('POST', base, cm('half', { ownerReferences: [liveRef, goneRef] }))).status, 201);
+    assert.equal((await c.http('POST', base, cm('unresolvable', { ownerReferences: [unknownKind] }))).status, 201);
+    await until('the dependents of missing owners to be collected', async () => {
+      const [a, b] = await Promise.all([c.http('GET', `${base}/dangling`), c.http('GET', `${base}/stale-uid`)]);
+      return a.status === 404 && b.status === 404;
+    });
+    await until('the dangling reference to be dropped', async () => (await c.http('GET', `${base}/half`)).json().metadata.ownerReferences?.length === 1);
+    assert.deepEqual((await c.http('GET', `${base}/half`)).json().metadata.ownerReferences, [liveRef]);
+    assert.equal((await c.http('GET', `${base}/unresolvable`)).status, 200, 'an owner of a kind the server does not serve cannot be checked: kept');
   });
 
   it('stores nothing on a dry run', async () => {
@@ -148,5 +172,33 @@ describe('chunked lists', () => {
         .filter((l) => l.startsWith('configmap/page-')).length,
       7,
     );
+  });
+});
+
+describe('garbage collection across a restart', () => {
+  it('collects dependents whose owner was removed while the server was down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtmesh-gc-restart-'));
+    const stateDir = join(dir, 'state');
+    try {
+      let api = await startApiServer({ stateDir, port: 0 });
+      let http = httpTo(api.url, api.caCert, api.adminToken);
+      const owner = (await http('POST', '/api/v1/namespaces/default/configmaps', configMap('owner'))).json();
+      const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid };
+      assert.equal((await http('POST', '/api/v1/namespaces/default/configmaps', configMap('dep', { ownerReferences: [ref] }))).status, 201);
+      await api.close();
+      // What a crash between the owner's deletion and the collection leaves: the owner gone, the dependent still there.
+      const store = new Store(join(stateDir, 'store.db'));
+      store.delete({ group: '', resource: 'configmaps' }, 'default', 'owner');
+      store.close();
+      api = await startApiServer({ stateDir, port: 0 });
+      http = httpTo(api.url, api.caCert, api.adminToken);
+      try {
+        await until('the dependent to be collected', async () => (await http('GET', '/api/v1/namespaces/default/configmaps/dep')).status === 404);
+      } finally {
+        await api.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

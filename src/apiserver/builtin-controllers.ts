@@ -1,6 +1,7 @@
 // The few controllers a bare API server needs to behave like a cluster:
 // namespace termination (delete the content, then the namespace), garbage
-// collection of dependents by ownerReferences (background and orphan), and the
+// collection of dependents by ownerReferences (background and orphan; also dependents
+// whose owners are already gone: created with a stale reference, or left by a crash), and the
 // `default` ServiceAccount in every namespace. They write through the Registry, so
 // every write passes admission like a client's would.
 
@@ -28,7 +29,7 @@ function tolerate(fn: () => unknown): void {
   }
 }
 
-type OwnerRef = { uid?: string };
+type OwnerRef = { apiVersion?: string; kind?: string; name?: string; uid?: string };
 
 export function startBuiltinControllers(store: Store, registry: Registry, log: (s: string) => void = () => {}): () => void {
   const namespaced = resources.filter((r) => r.namespaced);
@@ -108,6 +109,30 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
     }
   };
 
+  /** Whether an ownerReference names an object that is not there (kube's GC: a "dangling" reference). */
+  const isDangling = (ref: OwnerRef, namespace: string) => {
+    const [group, version] = (ref.apiVersion ?? '').includes('/') ? (ref.apiVersion ?? '').split('/') : ['', ref.apiVersion];
+    const d = version ? findByKind(group, ref.kind ?? '') : undefined;
+    if (!d) return false; // a kind this server does not serve: kube's GC cannot resolve it either, and keeps the dependent
+    const owner = store.get({ group: d.group, resource: d.plural }, d.namespaced ? namespace : '', ref.name ?? '');
+    return owner?.metadata?.uid !== ref.uid;
+  };
+
+  /** A dependent none of whose owners exists is deleted; one with some owners left loses the dangling references. */
+  const collectIfOwnersGone = (o: KubeObject, d: ResourceDef) => {
+    const refs = (o.metadata?.ownerReferences ?? []) as OwnerRef[];
+    if (refs.length === 0 || o.metadata?.deletionTimestamp) return;
+    const dangling = refs.filter((r) => isDangling(r, o.metadata?.namespace ?? ''));
+    if (dangling.length === 0) return;
+    const s = scope(d, o.metadata?.namespace, o.metadata?.name);
+    if (dangling.length === refs.length) {
+      log(`garbage collector: deleting ${d.plural} ${o.metadata?.namespace}/${o.metadata?.name}, its owners are gone`);
+      tolerate(() => registry.delete(s, {}));
+    } else {
+      tolerate(() => registry.update(s, { ...o, metadata: { ...o.metadata, ownerReferences: refs.filter((r) => !dangling.includes(r)) } }));
+    }
+  };
+
   const orphanDependents = (owner: KubeObject, d: ResourceDef) => {
     const uid = owner.metadata?.uid ?? '';
     for (const dep of dependentsOf(uid)) {
@@ -131,6 +156,10 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
         if (c.type === 'DELETED') collectGarbage(c.object);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(c.object, d);
+        else if (d.namespaced && c.object.metadata?.ownerReferences?.length) {
+          const current = store.get({ group: d.group, resource: d.plural }, c.namespace, c.name);
+          if (current) collectIfOwnersGone(current, d);
+        }
         if (d === nsDef && c.type === 'ADDED') ensureServiceAccount(c.name);
       });
     }
@@ -173,6 +202,10 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   }, 1000);
   timer.unref();
   for (const ns of store.list({ group: '', resource: 'namespaces' }).items) ensureServiceAccount(ns.metadata?.name ?? '');
+  // Owners deleted while the server was down, or just before a crash, leave dependents behind.
+  for (const d of namespaced) {
+    for (const o of store.list({ group: d.group, resource: d.plural }).items) guarded(() => collectIfOwnersGone(o, d));
+  }
   return () => {
     unsubscribe();
     clearInterval(timer);

@@ -176,7 +176,7 @@ async function loginAndRun(g: Guest, host: string, user: string, password: strin
 
 const elapsed = (g: Guest) => ((Date.now() - g.started) / 1000).toFixed(1);
 
-describe('built-in guest boot', { timeout: 300_000 }, () => {
+describe('built-in guest boot', { timeout: 600_000 }, () => {
   it('runs the walkthrough istio-vmi user-data: DHCP, then "Hello" on port 8080', async (t) => {
     const port = await freePort();
     // DNS search domains as a cluster's DHCP would hand them out.
