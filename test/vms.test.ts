@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { walkthrough } from './helpers/cluster.js';
@@ -327,5 +329,53 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     const missing = await c.virtmesh(['console', 'nope', '-n', NS]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /"nope" not found/);
+  });
+
+  it('a daemon killed with SIGKILL and started again takes over the running VMs: same QEMU, address and readiness', async () => {
+    const podBefore = await launcherPod('istio-vmi');
+    const cirros = await launcherPod('cirros-vmi');
+    const uid = podBefore.metadata.uid as string;
+    const vmDir = join(c.stateDir, 'node', 'pods', uid, 'vm');
+    const qemuPid = JSON.parse(readFileSync(join(vmDir, 'processes.json'), 'utf8')).qemu as number;
+    const qemuAlive = () => {
+      try {
+        return readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8').includes(uid);
+      } catch {
+        return false;
+      }
+    };
+    const readySince = (p: { status: { conditions: Array<{ type: string; lastTransitionTime: string }> } }) =>
+      p.status.conditions.find((x) => x.type === 'Ready')?.lastTransitionTime;
+    const hellos = async () => ((await c.k(['logs', '-n', NS, cirros.metadata.name])).match(/Hello/g) ?? []).length;
+    const hellosBefore = await hellos();
+
+    const daemon = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8')).pid as number;
+    process.kill(daemon, 'SIGKILL');
+    await eventually('the daemon to die', async () => !existsSync(`/proc/${daemon}`), 10_000, 50);
+    assert.ok(qemuAlive(), 'the VM outlives the daemon');
+    const up = await c.virtmesh(['cluster', 'up']);
+    assert.equal(up.code, 0, up.stderr);
+
+    const podAfter = await launcherPod('istio-vmi');
+    assert.equal(podAfter.metadata.uid, uid);
+    assert.equal(podAfter.status.podIP, podBefore.status.podIP);
+    assert.ok(qemuAlive(), 'the same QEMU runs the VM');
+    assert.match(readFileSync(join(c.stateDir, 'node', 'pods', uid, 'compute.log'), 'utf8'), /took over the running VM/);
+    // The probes carry on where they were: Ready never flips.
+    await new Promise((r) => setTimeout(r, 3000));
+    const settled = await launcherPod('istio-vmi');
+    assert.equal(settled.status.phase, 'Running');
+    assert.equal(readySince(settled), readySince(podBefore));
+    const ip = (await json(['get', 'svc', '-n', NS, 'istio-vmi-svc'])).spec.clusterIP;
+    assert.match(await eventually('Hello from the cluster IP after the restart', () => httpGet(ip, 8080).catch(() => undefined), 30_000, 500), /Hello/);
+    await eventually('the cirros loop to keep reaching istio-vmi', async () => (await hellos()) > hellosBefore, 60_000, 1000);
+
+    // An adopted VM stops as any other when its VMI goes. With a grace period of 0 the pod object goes at
+    // once (as kube's forced deletion), so the node may still be removing the sandbox when kubectl returns.
+    await c.k(['delete', '-n', NS, 'vmi', 'istio-vmi', '--wait=true', '--timeout=90s']);
+    const mine = () => leftovers(c.tag, c.stateDir).filter((l) => l.includes(uid.replace(/-/g, '').slice(0, 8)) || l.includes(uid));
+    await eventually('the adopted VM and its sandbox to be gone', async () => !qemuAlive() && mine().length === 0, 30_000, 200).catch(() => {});
+    assert.ok(!qemuAlive(), 'the adopted QEMU stopped');
+    assert.deepEqual(mine(), []);
   });
 });

@@ -8,8 +8,18 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type ApiClient, Informer, isConflict, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder } from '../controllers/index.js';
+import { adoptVm, isProcessOf, PROCESSES_FILE, type RunningVm } from '../vm/index.js';
 import { Ipam } from './ipam.js';
-import { ensureBridge, type NodeNetwork, nodeNetwork, removeBridge, sweepClusterNetwork } from './net.js';
+import {
+  deleteSandboxNetwork,
+  ensureBridge,
+  listClusterSandboxes,
+  type NodeNetwork,
+  nodeNetwork,
+  removeBridge,
+  sandboxNames,
+  sweepClusterNetwork,
+} from './net.js';
 import { PodWorker } from './pod-worker.js';
 import { applyHostRules, removeHostRules, type ServicePortRule } from './rules.js';
 import { serviceRules } from './service-rules.js';
@@ -33,10 +43,11 @@ export interface NodeAgent {
 }
 
 /** Kills processes a previous run left (a crash), checked by command line so a reused pid is never hit. */
-function killLeftovers(podsDir: string): void {
+function killLeftovers(podsDir: string, keep: Set<string> = new Set()): void {
   if (!existsSync(podsDir)) return;
   for (const uid of readdirSync(podsDir)) {
-    const file = join(podsDir, uid, 'vm', 'processes.json');
+    if (keep.has(uid)) continue;
+    const file = join(podsDir, uid, 'vm', PROCESSES_FILE);
     if (!existsSync(file)) continue;
     let pids: number[];
     try {
@@ -44,12 +55,22 @@ function killLeftovers(podsDir: string): void {
     } catch {
       continue; // cut short by the crash; the processes are found through their namespaces' removal instead
     }
-    for (const pid of pids) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(uid)) process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
+    for (const pid of pids) if (isProcessOf(pid, uid)) process.kill(pid, 'SIGKILL');
   }
+}
+
+/** VMs a previous node agent of this state directory started that still run in their sandboxes: pod uid -> VM. */
+async function findRunningVms(net: NodeNetwork, podsDir: string): Promise<Map<string, RunningVm>> {
+  const found = new Map<string, RunningVm>();
+  if (!existsSync(podsDir)) return found;
+  const { netns } = await listClusterSandboxes(net);
+  for (const uid of readdirSync(podsDir)) {
+    if (!netns.includes(sandboxNames(net, uid).netns)) continue;
+    const dir = join(podsDir, uid);
+    const vm = adoptVm({ dir: join(dir, 'vm'), serialLog: join(dir, 'compute.log') });
+    if (vm) found.set(uid, vm);
+  }
+  return found;
 }
 
 /** Removes whatever a node agent of this state directory left: processes, namespaces, links, rules, the bridge. */
@@ -67,10 +88,13 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
   const net = nodeNetwork(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
   const nodeDir = join(cfg.stateDir, 'node');
   const podsDir = join(nodeDir, 'pods');
-  killLeftovers(podsDir);
-  await sweepClusterNetwork(net);
+  // VMs still running from an agent that crashed are taken over, as a restarted kubelet keeps its
+  // containers; everything else that agent left goes.
+  const running = await findRunningVms(net, podsDir);
+  killLeftovers(podsDir, new Set(running.keys()));
+  await sweepClusterNetwork(net, running.keys());
   await removeHostRules(net);
-  rmSync(podsDir, { recursive: true, force: true });
+  if (existsSync(podsDir)) for (const uid of readdirSync(podsDir)) if (!running.has(uid)) rmSync(join(podsDir, uid), { recursive: true, force: true });
   mkdirSync(podsDir, { recursive: true });
   await ensureBridge(net);
   await applyHostRules(net, []);
@@ -133,7 +157,9 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
       if (phase === 'Succeeded' || phase === 'Failed') return; // finished before this node agent started
       w = new PodWorker(pod, deps);
       workers.set(uid, w);
-      void w.start();
+      const vm = running.get(uid);
+      running.delete(uid);
+      void (vm ? w.adopt(vm) : w.start());
     }
     w.update(pod);
     if (pod.metadata.deletionTimestamp && !w.terminating) {
@@ -159,6 +185,14 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
   rules = serviceRules(services.list(), endpoints.list());
   await applyHostRules(net, rules);
   await pods.start();
+  // Running VMs whose pods are gone (deleted while no agent ran) or finished are stopped and removed.
+  for (const [uid, vm] of running) {
+    log(`node ${cfg.nodeName}: stopping a VM left running for pod ${uid}, which no longer runs here`);
+    await vm.stop(0);
+    await deleteSandboxNetwork(net, uid);
+    rmSync(join(podsDir, uid), { recursive: true, force: true });
+  }
+  running.clear();
   // Addresses of pods that no longer exist go back to the pool.
   const live = new Set(pods.list().map((p) => p.metadata.uid));
   for (const uid of ipam.owners()) if (!live.has(uid)) ipam.release(uid);

@@ -106,8 +106,12 @@ export async function listClusterSandboxes(net: NodeNetwork): Promise<{ netns: s
   };
 }
 
-export async function sweepClusterNetwork(net: NodeNetwork): Promise<void> {
-  const { netns, links } = await listClusterSandboxes(net);
+/** Removes every pod namespace and veth of this cluster, except those of the pods in `keep` (uids). */
+export async function sweepClusterNetwork(net: NodeNetwork, keep: Iterable<string> = []): Promise<void> {
+  const kept = new Set([...keep].flatMap((uid) => Object.values(sandboxNames(net, uid))));
+  const all = await listClusterSandboxes(net);
+  const netns = all.netns.filter((n) => !kept.has(n));
+  const links = all.links.filter((l) => !kept.has(l));
   for (const n of netns) {
     await run('ip', ['netns', 'delete', n], { allowFailure: true });
     rmSync(join('/etc/netns', n), { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { type ApiClient, isNotFound, type KubeObject, resourcePath } from '../cl
 import type { RecordEvent } from '../controllers/index.js';
 import { GUEST_GATEWAY, GUEST_IP, planVm, type RunningVm, resolveContainerDiskImage, startVm, VM_BRIDGE, type VmPlan } from '../vm/index.js';
 import type { Ipam } from './ipam.js';
-import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolvConf, type SandboxNetwork } from './net.js';
+import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolvConf, type SandboxNetwork, sandboxNames } from './net.js';
 import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
 import { Prober, type ProbeSpec } from './probes.js';
 import { applyPodRules, renderPodRules, type ServicePortRule } from './rules.js';
@@ -91,6 +91,16 @@ export class PodWorker {
 
   start(): Promise<void> {
     this.#started ??= this.#start().catch((e) => this.#deps.log(`pod ${this.#name()}: ${(e as Error).stack}`));
+    return this.#started;
+  }
+
+  /**
+   * Takes over a pod whose VM a previous node agent started and that still runs: its
+   * sandbox, address and files are kept, the containers carry on with their recorded
+   * start times and readiness, and the probes resume on their schedule.
+   */
+  adopt(vm: RunningVm): Promise<void> {
+    this.#started ??= this.#adopt(vm).catch((e) => this.#deps.log(`pod ${this.#name()}: ${(e as Error).stack}`));
     return this.#started;
   }
 
@@ -212,6 +222,37 @@ export class PodWorker {
     await this.#startCompute(plan, vmi as KubeObject);
   }
 
+  async #adopt(vm: RunningVm): Promise<void> {
+    this.#vm = vm;
+    const ip = this.#deps.ipam.allocate(this.uid); // the address it had: the pool is kept on disk
+    this.#sandbox = { ...sandboxNames(this.#deps.net, this.uid), ip };
+    this.#state.podIP = ip;
+    const status = (this.#pod.status ?? {}) as {
+      startTime?: string;
+      containerStatuses?: Array<{ name: string; ready?: boolean; restartCount?: number; state?: { running?: { startedAt?: string } } }>;
+    };
+    if (status.startTime) this.#state.startTime = status.startTime;
+    let computeStartedAt = now();
+    for (const c of this.#state.containers) {
+      const was = status.containerStatuses?.find((x) => x.name === c.name);
+      const startedAt = was?.state?.running?.startedAt ?? now();
+      c.current = { state: 'running', startedAt };
+      c.ready = was?.ready ?? false;
+      c.restartCount = was?.restartCount ?? 0;
+      if (c.name === 'compute') computeStartedAt = startedAt;
+    }
+    const vmi = await this.#fetchVmi();
+    const plan = vmi ? planVm(vmi) : undefined;
+    if (plan && !('reason' in plan)) this.#plan = plan;
+    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+    const compute = this.#container('compute');
+    if (compute && !spec?.readinessProbe) compute.ready = true;
+    await this.applyRules();
+    this.#pushStatus();
+    this.#startProbes(spec, Date.parse(computeStartedAt));
+    void vm.exited.then((code) => this.#computeExited(code, computeStartedAt, vmi as KubeObject));
+  }
+
   async #fetchVmi(): Promise<KubeObject | undefined> {
     const name = this.#pod.metadata.annotations?.['kubevirt.io/domain'] as string;
     try {
@@ -280,7 +321,7 @@ export class PodWorker {
     void this.#vm.exited.then((code) => this.#computeExited(code, startedAt, vmi));
   }
 
-  #startProbes(spec: ContainerSpec | undefined): void {
+  #startProbes(spec: ContainerSpec | undefined, containerStartedAt = Date.now()): void {
     const c = this.#container('compute');
     const target = () => this.#sandbox?.ip;
     const namedPorts = Object.fromEntries((spec?.ports ?? []).filter((p) => p.name).map((p) => [p.name as string, p.containerPort]));
@@ -297,7 +338,7 @@ export class PodWorker {
         namedPorts,
       );
       this.#probes.push(p);
-      p.start();
+      p.start(containerStartedAt);
     }
     if (spec?.livenessProbe) {
       const p = new Prober(
@@ -313,7 +354,7 @@ export class PodWorker {
         namedPorts,
       );
       this.#probes.push(p);
-      p.start();
+      p.start(containerStartedAt);
     }
   }
 

@@ -71,4 +71,29 @@ describe('probes', () => {
     prober.stop();
     assert.deepEqual(changes, [true, false]);
   });
+
+  it('counts initialDelaySeconds from the container start (a VM taken over after a node agent restart probes at once)', async () => {
+    const spec = { tcpSocket: { port: ok.port }, initialDelaySeconds: 3600, periodSeconds: 10 };
+    let adoptedReady = false;
+    let freshReady = false;
+    const adopted = new Prober(
+      'readiness',
+      spec,
+      () => '127.0.0.1',
+      (h) => (adoptedReady = h),
+    );
+    const fresh = new Prober(
+      'readiness',
+      spec,
+      () => '127.0.0.1',
+      (h) => (freshReady = h),
+    );
+    adopted.start(Date.now() - 3601_000);
+    fresh.start();
+    for (let i = 0; i < 100 && !adoptedReady; i++) await new Promise((r) => setTimeout(r, 20));
+    adopted.stop();
+    fresh.stop();
+    assert.equal(adoptedReady, true, 'the delay had already passed: probed at once');
+    assert.equal(freshReady, false, 'a container that just started waits the whole delay');
+  });
 });

@@ -125,8 +125,9 @@ export class Prober {
     return this.#healthy;
   }
 
-  start(): void {
-    this.#schedule((this.#spec.initialDelaySeconds ?? 0) * 1000);
+  /** Probes from initialDelaySeconds after the container started (a node agent adopting a running VM starts late). */
+  start(containerStartedAt = Date.now()): void {
+    this.#schedule(Math.max(0, (this.#spec.initialDelaySeconds ?? 0) * 1000 - (Date.now() - containerStartedAt)));
   }
 
   stop(): void {

@@ -11,5 +11,16 @@ export {
   translateUserData,
   writeNoCloudSeed,
 } from './images/index.js';
-export { GUEST_GATEWAY, GUEST_IP, type LaunchContext, qmp, type RunningVm, startVm, VM_BRIDGE } from './launcher.js';
+export {
+  adoptVm,
+  GUEST_GATEWAY,
+  GUEST_IP,
+  isProcessOf,
+  type LaunchContext,
+  PROCESSES_FILE,
+  qmp,
+  type RunningVm,
+  startVm,
+  VM_BRIDGE,
+} from './launcher.js';
 export { guestMemoryBytes, type PlanError, planVm, type VmPlan } from './spec.js';

@@ -39,7 +39,7 @@ export interface RunningVm {
 
 const kvmAvailable = () => existsSync('/dev/kvm');
 /** A launcher line in the compute log; best-effort, the pod's directory may already be gone. */
-const say = (ctx: LaunchContext, line: string) => {
+const say = (ctx: Pick<LaunchContext, 'serialLog'>, line: string) => {
   try {
     appendFileSync(ctx.serialLog, `virtmesh: ${line}\n`);
   } catch {}
@@ -129,12 +129,62 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
     });
   });
   const pid = qemu.pid ?? 0;
-  writeFileSync(join(ctx.dir, 'processes.json'), JSON.stringify({ qemu: pid, dnsmasq: dnsmasq.pid }));
+  writeFileSync(join(ctx.dir, PROCESSES_FILE), JSON.stringify({ qemu: pid, dnsmasq: dnsmasq.pid }));
+  const running = () => qemu.exitCode === null && qemu.signalCode === null;
   return {
     pid,
     consoleSocket,
     exited,
-    stop: (graceSeconds) => stopQemu(qemu, qmpSocket, exited, graceSeconds),
+    stop: (graceSeconds) => stopQemu({ running, kill: () => qemu.kill('SIGKILL') }, qmpSocket, exited, graceSeconds),
+  };
+}
+
+/** The pids of a VM's processes (QEMU and its DHCP server), recorded in the VM's directory. */
+export const PROCESSES_FILE = 'processes.json';
+
+/** Whether pid is a live process whose command line mentions `marker` (a reused pid never is). */
+export function isProcessOf(pid: number, marker: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); // empty for a zombie
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes over a VM that a previous node agent started and that still runs (that agent
+ * crashed or was killed), as a restarted kubelet keeps the containers it finds. Undefined
+ * when its QEMU is gone. QEMU is not this process's child, so its exit is noticed by
+ * polling and its exit code is unknown (reported as null, like a killed QEMU).
+ */
+export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningVm | undefined {
+  let pids: { qemu?: number; dnsmasq?: number };
+  try {
+    pids = JSON.parse(readFileSync(join(ctx.dir, PROCESSES_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const pid = pids.qemu ?? 0;
+  if (!isProcessOf(pid, ctx.dir)) return undefined;
+  const killIfOurs = (p: number | undefined) => {
+    if (p && isProcessOf(p, ctx.dir)) process.kill(p, 'SIGKILL');
+  };
+  const exited = new Promise<number | null>((resolve) => {
+    const timer = setInterval(() => {
+      if (isProcessOf(pid, ctx.dir)) return;
+      clearInterval(timer);
+      say(ctx, 'QEMU exited');
+      killIfOurs(pids.dnsmasq);
+      resolve(null);
+    }, 250);
+  });
+  say(ctx, `node agent restarted: took over the running VM (QEMU pid ${pid})`);
+  return {
+    pid,
+    consoleSocket: join(ctx.dir, 'console.sock'),
+    exited,
+    stop: (graceSeconds) =>
+      stopQemu({ running: () => isProcessOf(pid, ctx.dir), kill: () => killIfOurs(pid) }, join(ctx.dir, 'qmp.sock'), exited, graceSeconds),
   };
 }
 
@@ -199,14 +249,14 @@ function readTail(file: string, bytes = 2000): string {
 }
 
 /** ACPI power button through QMP, then a kill once the grace period is over (grace 0: kill at once). */
-async function stopQemu(qemu: ChildProcess, qmpSocket: string, exited: Promise<number | null>, graceSeconds: number): Promise<void> {
-  if (qemu.exitCode !== null || qemu.signalCode !== null) return;
+async function stopQemu(qemu: { running(): boolean; kill(): void }, qmpSocket: string, exited: Promise<number | null>, graceSeconds: number): Promise<void> {
+  if (!qemu.running()) return;
   if (graceSeconds > 0) {
     await qmp(qmpSocket, 'system_powerdown').catch(() => {});
     const timer = new Promise((r) => setTimeout(r, graceSeconds * 1000));
     await Promise.race([exited, timer]);
   }
-  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  if (qemu.running()) qemu.kill();
   await exited;
 }
 
