@@ -74,6 +74,13 @@ describe('object lifecycle', () => {
     assert.equal((await c.http('POST', base, cm('stale-uid', { ownerReferences: [staleUid] }))).status, 201);
     assert.equal((await c.http('POST', base, cm('half', { ownerReferences: [liveRef, goneRef] }))).status, 201);
     assert.equal((await c.http('POST', base, cm('unresolvable', { ownerReferences: [unknownKind] }))).status, 201);
+    // CustomResourceDefinitions are served read-only, made up on each read: not an owner the collector can check.
+    const crd = (await c.http('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/virtualmachineinstances.kubevirt.io')).json();
+    const crdRef = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name, uid: crd.metadata.uid };
+    assert.equal((await c.http('POST', base, cm('crd-owned', { ownerReferences: [crdRef] }))).status, 201);
+    const noUid = await c.http('POST', base, cm('no-uid', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'live-owner', uid: '' }] }));
+    assert.equal(noUid.status, 422);
+    assert.match(noUid.json().message, /metadata\.ownerReferences\.uid: Invalid value: "": uid must not be empty/);
     await until('the dependents of missing owners to be collected', async () => {
       const [a, b] = await Promise.all([c.http('GET', `${base}/dangling`), c.http('GET', `${base}/stale-uid`)]);
       return a.status === 404 && b.status === 404;
@@ -81,6 +88,7 @@ describe('object lifecycle', () => {
     await until('the dangling reference to be dropped', async () => (await c.http('GET', `${base}/half`)).json().metadata.ownerReferences?.length === 1);
     assert.deepEqual((await c.http('GET', `${base}/half`)).json().metadata.ownerReferences, [liveRef]);
     assert.equal((await c.http('GET', `${base}/unresolvable`)).status, 200, 'an owner of a kind the server does not serve cannot be checked: kept');
+    assert.equal((await c.http('GET', `${base}/crd-owned`)).status, 200, 'an owner of a read-only kind cannot be checked: kept');
   });
 
   it('stores nothing on a dry run', async () => {

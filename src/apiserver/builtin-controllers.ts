@@ -113,7 +113,9 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   const isDangling = (ref: OwnerRef, namespace: string) => {
     const [group, version] = (ref.apiVersion ?? '').includes('/') ? (ref.apiVersion ?? '').split('/') : ['', ref.apiVersion];
     const d = version ? findByKind(group, ref.kind ?? '') : undefined;
-    if (!d) return false; // a kind this server does not serve: kube's GC cannot resolve it either, and keeps the dependent
+    // A kind this server does not serve cannot be resolved (kube's GC keeps such dependents too); nor can the
+    // read-only kinds, made up on each read with fresh uids.
+    if (!d || d.readOnly || !ref.uid) return false;
     const owner = store.get({ group: d.group, resource: d.plural }, d.namespaced ? namespace : '', ref.name ?? '');
     return owner?.metadata?.uid !== ref.uid;
   };
@@ -147,16 +149,17 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
     tolerate(() => registry.create(scope(def('', 'ServiceAccount'), ns), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }));
   };
 
-  const pending: Array<{ c: Change; d: ResourceDef }> = [];
+  // ownersChanged: the change added the object or changed its owners, the only times its owners need a look.
+  const pending: Array<{ c: Change; d: ResourceDef; ownersChanged: boolean }> = [];
   let scheduled = false;
   const work = () => {
     scheduled = false;
-    for (const { c, d } of pending.splice(0)) {
+    for (const { c, d, ownersChanged } of pending.splice(0)) {
       guarded(() => {
         if (c.type === 'DELETED') collectGarbage(c.object);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('orphan')) orphanDependents(c.object, d);
         else if (c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) finishForeground(c.object, d);
-        else if (d.namespaced && c.object.metadata?.ownerReferences?.length) {
+        else if (ownersChanged) {
           const current = store.get({ group: d.group, resource: d.plural }, c.namespace, c.name);
           if (current) collectIfOwnersGone(current, d);
         }
@@ -185,11 +188,15 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   const unsubscribe = store.subscribe((c) => {
     const d = resources.find((r) => r.group === c.group && r.plural === c.resource);
     if (!d) return;
+    const key = objectKey(d, c.namespace, c.name);
+    const ownersBefore = ownersOf.get(key)?.join(' ') ?? '';
     if (d.namespaced) index(d, c.namespace, c.name, c.type === 'DELETED' ? undefined : c.object);
+    const ownersNow = ownersOf.get(key)?.join(' ') ?? '';
+    const ownersChanged = d.namespaced && c.type !== 'DELETED' && ownersNow !== '' && (c.type === 'ADDED' || ownersNow !== ownersBefore);
     if (c.type !== 'DELETED' && c.object.metadata?.deletionTimestamp && c.object.metadata.finalizers?.includes('foregroundDeletion')) {
-      foreground.set(objectKey(d, c.namespace, c.name), { d, namespace: c.namespace, name: c.name });
+      foreground.set(key, { d, namespace: c.namespace, name: c.name });
     }
-    pending.push({ c, d });
+    pending.push({ c, d, ownersChanged });
     if (!scheduled) {
       scheduled = true;
       setImmediate(work);

@@ -70,4 +70,21 @@ describe('validateObjectMeta', () => {
       'metadata.finalizers: Invalid value: ["orphan","foregroundDeletion"]: finalizer orphan and foregroundDeletion cannot be both set',
     ]);
   });
+  it('ownerReferences name their owner completely, and only one is the controller', () => {
+    const ref = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: 'vm', uid: 'u1' };
+    assert.deepEqual(check({ name: 'x', namespace: 'd', ownerReferences: [ref] }), []);
+    assert.deepEqual(check({ name: 'x', namespace: 'd', ownerReferences: [{ apiVersion: 'kubevirt.io/', kind: '', name: 'vm' }] }), [
+      'metadata.ownerReferences.apiVersion: Invalid value: "kubevirt.io/": version must not be empty',
+      'metadata.ownerReferences.kind: Invalid value: "": kind must not be empty',
+      'metadata.ownerReferences.uid: Invalid value: "": uid must not be empty',
+    ]);
+    const two = [
+      { ...ref, controller: true },
+      { ...ref, name: 'other', uid: 'u2', controller: true },
+    ];
+    assert.match(
+      check({ name: 'x', namespace: 'd', ownerReferences: two })[0],
+      /Only one reference can have Controller set to true\. Found "true" in references for VirtualMachineInstance\/vm and VirtualMachineInstance\/other$/,
+    );
+  });
 });

@@ -53,6 +53,37 @@ export function validateObjectMeta(obj: KubeObject, opts: { namespaced: boolean;
   errs.push(...validateLabels(meta.labels, 'metadata.labels'));
   errs.push(...validateAnnotations(meta.annotations, 'metadata.annotations'));
   errs.push(...validateFinalizers(meta.finalizers, 'metadata.finalizers'));
+  errs.push(...validateOwnerReferences(meta.ownerReferences, 'metadata.ownerReferences'));
+  return errs;
+}
+
+/** apimachinery's ValidateOwnerReferences: every part of a reference set, Events never owners, one controller. */
+export function validateOwnerReferences(refs: unknown, path: string): FieldError[] {
+  if (!Array.isArray(refs)) return [];
+  const errs: FieldError[] = [];
+  let firstController = '';
+  for (const ref of refs as Array<Record<string, unknown>>) {
+    const text = (k: string) => (typeof ref?.[k] === 'string' ? (ref[k] as string) : '');
+    const apiVersion = text('apiVersion');
+    const version = apiVersion.includes('/') ? apiVersion.slice(apiVersion.indexOf('/') + 1) : apiVersion;
+    if (!version) errs.push(fieldError.invalid(`${path}.apiVersion`, apiVersion, 'version must not be empty'));
+    if (!text('kind')) errs.push(fieldError.invalid(`${path}.kind`, text('kind'), 'kind must not be empty'));
+    if (!text('name')) errs.push(fieldError.invalid(`${path}.name`, text('name'), 'name must not be empty'));
+    if (!text('uid')) errs.push(fieldError.invalid(`${path}.uid`, text('uid'), 'uid must not be empty'));
+    if (apiVersion === 'v1' && text('kind') === 'Event') errs.push(fieldError.invalid(path, ref, '/v1, Kind=Event is disallowed from being an owner'));
+    if (ref?.controller === true) {
+      const current = `${text('kind')}/${text('name')}`;
+      if (firstController) {
+        errs.push(
+          fieldError.invalid(
+            path,
+            refs,
+            `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${current}`,
+          ),
+        );
+      } else firstController = current;
+    }
+  }
   return errs;
 }
 
