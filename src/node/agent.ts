@@ -55,7 +55,11 @@ function killLeftovers(podsDir: string, keep: Set<string> = new Set()): void {
     } catch {
       continue; // cut short by the crash; the processes are found through their namespaces' removal instead
     }
-    for (const pid of pids) if (isProcessOf(pid, uid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) {
+      try {
+        if (isProcessOf(pid, uid)) process.kill(pid, 'SIGKILL');
+      } catch {} // gone between the look and the kill
+    }
   }
 }
 
@@ -186,13 +190,13 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
   await applyHostRules(net, rules);
   await pods.start();
   // Running VMs whose pods are gone (deleted while no agent ran) or finished are stopped and removed.
-  for (const [uid, vm] of running) {
+  for (const [uid, vm] of [...running]) {
+    running.delete(uid);
     log(`node ${cfg.nodeName}: stopping a VM left running for pod ${uid}, which no longer runs here`);
     await vm.stop(0);
     await deleteSandboxNetwork(net, uid);
     rmSync(join(podsDir, uid), { recursive: true, force: true });
   }
-  running.clear();
   // Addresses of pods that no longer exist go back to the pool.
   const live = new Set(pods.list().map((p) => p.metadata.uid));
   for (const uid of ipam.owners()) if (!live.has(uid)) ipam.release(uid);

@@ -219,38 +219,52 @@ export class PodWorker {
 
     if (!(await this.#startContainerDisk(plan))) return;
     if (this.#stopping) return;
-    await this.#startCompute(plan, vmi as KubeObject);
+    await this.#startCompute(plan);
   }
 
   async #adopt(vm: RunningVm): Promise<void> {
     this.#vm = vm;
-    const ip = this.#deps.ipam.allocate(this.uid); // the address it had: the pool is kept on disk
-    this.#sandbox = { ...sandboxNames(this.#deps.net, this.uid), ip };
-    this.#state.podIP = ip;
     const status = (this.#pod.status ?? {}) as {
       startTime?: string;
       containerStatuses?: Array<{ name: string; ready?: boolean; restartCount?: number; state?: { running?: { startedAt?: string } } }>;
     };
     if (status.startTime) this.#state.startTime = status.startTime;
+    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
     let computeStartedAt = now();
     for (const c of this.#state.containers) {
       const was = status.containerStatuses?.find((x) => x.name === c.name);
       const startedAt = was?.state?.running?.startedAt ?? now();
       c.current = { state: 'running', startedAt };
-      c.ready = was?.ready ?? false;
       c.restartCount = was?.restartCount ?? 0;
+      // Only compute has a readiness probe; the others are ready once running, as #start makes them.
+      c.ready = c.name === 'compute' && spec?.readinessProbe ? (was?.ready ?? false) : true;
       if (c.name === 'compute') computeStartedAt = startedAt;
     }
-    const vmi = await this.#fetchVmi();
+    void vm.exited.then((code) => this.#computeExited(code, computeStartedAt));
+    // The plan (the VM's ports) comes before the sandbox is known: rules rendered without it would drop the guest's NAT.
+    const vmi = await this.#fetchVmiPatiently();
     const plan = vmi ? planVm(vmi) : undefined;
     if (plan && !('reason' in plan)) this.#plan = plan;
-    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
-    const compute = this.#container('compute');
-    if (compute && !spec?.readinessProbe) compute.ready = true;
+    const ip = this.#deps.ipam.allocate(this.uid); // the address it had: the pool is kept on disk
+    this.#sandbox = { ...sandboxNames(this.#deps.net, this.uid), ip };
+    this.#state.podIP = ip;
+    if (this.#stopping) return;
     await this.applyRules();
     this.#pushStatus();
-    this.#startProbes(spec, Date.parse(computeStartedAt));
-    void vm.exited.then((code) => this.#computeExited(code, computeStartedAt, vmi as KubeObject));
+    this.#startProbes(spec, Date.parse(computeStartedAt), this.#container('compute')?.ready);
+  }
+
+  /** The VMI, asked for until the API answers (it may still be settling after a restart) or the pod stops. */
+  async #fetchVmiPatiently(): Promise<KubeObject | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#fetchVmi();
+      } catch (e) {
+        if (this.#stopping || attempt >= 30) throw e;
+        this.#deps.log(`pod ${this.#name()}: reading its VMI (attempt ${attempt}): ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+      }
+    }
   }
 
   async #fetchVmi(): Promise<KubeObject | undefined> {
@@ -291,7 +305,7 @@ export class PodWorker {
     return true;
   }
 
-  async #startCompute(plan: VmPlan, vmi: KubeObject): Promise<void> {
+  async #startCompute(plan: VmPlan): Promise<void> {
     const c = this.#container('compute');
     if (!c || !this.#sandbox) return;
     const ns = this.#pod.metadata.namespace as string;
@@ -318,10 +332,10 @@ export class PodWorker {
     c.ready = !spec?.readinessProbe;
     this.#pushStatus();
     this.#startProbes(spec);
-    void this.#vm.exited.then((code) => this.#computeExited(code, startedAt, vmi));
+    void this.#vm.exited.then((code) => this.#computeExited(code, startedAt));
   }
 
-  #startProbes(spec: ContainerSpec | undefined, containerStartedAt = Date.now()): void {
+  #startProbes(spec: ContainerSpec | undefined, containerStartedAt = Date.now(), ready?: boolean): void {
     const c = this.#container('compute');
     const target = () => this.#sandbox?.ip;
     const namedPorts = Object.fromEntries((spec?.ports ?? []).filter((p) => p.name).map((p) => [p.name as string, p.containerPort]));
@@ -338,7 +352,7 @@ export class PodWorker {
         namedPorts,
       );
       this.#probes.push(p);
-      p.start(containerStartedAt);
+      p.start(containerStartedAt, ready);
     }
     if (spec?.livenessProbe) {
       const p = new Prober(
@@ -358,7 +372,7 @@ export class PodWorker {
     }
   }
 
-  #computeExited(code: number | null, startedAt: string, _vmi: KubeObject): void {
+  #computeExited(code: number | null, startedAt: string): void {
     for (const p of this.#probes) p.stop();
     if (this.#stopping) return;
     const finishedAt = now();

@@ -96,4 +96,18 @@ describe('probes', () => {
     assert.equal(adoptedReady, true, 'the delay had already passed: probed at once');
     assert.equal(freshReady, false, 'a container that just started waits the whole delay');
   });
+
+  it('resumes from the health the container had, so failures take a ready container out of service', async () => {
+    const changes: boolean[] = [];
+    const p = new Prober(
+      'readiness',
+      { tcpSocket: { port: closedPort }, failureThreshold: 1, periodSeconds: 10 },
+      () => '127.0.0.1',
+      (h) => changes.push(h),
+    );
+    p.start(Date.now(), true);
+    for (let i = 0; i < 100 && changes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    p.stop();
+    assert.deepEqual(changes, [false]);
+  });
 });

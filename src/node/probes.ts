@@ -125,8 +125,13 @@ export class Prober {
     return this.#healthy;
   }
 
-  /** Probes from initialDelaySeconds after the container started (a node agent adopting a running VM starts late). */
-  start(containerStartedAt = Date.now()): void {
+  /**
+   * Probes from initialDelaySeconds after the container started. A node agent taking over a
+   * running VM starts late, and from the health the container last had, so that failures can
+   * still take a ready container out of service.
+   */
+  start(containerStartedAt = Date.now(), healthy?: boolean): void {
+    if (healthy !== undefined) this.#healthy = healthy;
     this.#schedule(Math.max(0, (this.#spec.initialDelaySeconds ?? 0) * 1000 - (Date.now() - containerStartedAt)));
   }
 

@@ -6,7 +6,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { run as runHost, runIn } from '../util/exec.js';
 import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
@@ -135,7 +135,7 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
     pid,
     consoleSocket,
     exited,
-    stop: (graceSeconds) => stopQemu({ running, kill: () => qemu.kill('SIGKILL') }, qmpSocket, exited, graceSeconds),
+    stop: (graceSeconds) => stopQemu({ running, kill: () => qemu.kill('SIGKILL'), powerdown: () => qmp(qmpSocket, 'system_powerdown') }, exited, graceSeconds),
   };
 }
 
@@ -151,11 +151,19 @@ export function isProcessOf(pid: number, marker: string): boolean {
   }
 }
 
+/** Sends SIGKILL to pid if it is still a process of this VM; a process that is already gone is fine. */
+function killIfOurs(pid: number | undefined, marker: string): void {
+  try {
+    if (pid && isProcessOf(pid, marker)) process.kill(pid, 'SIGKILL');
+  } catch {}
+}
+
 /**
  * Takes over a VM that a previous node agent started and that still runs (that agent
  * crashed or was killed), as a restarted kubelet keeps the containers it finds. Undefined
- * when its QEMU is gone. QEMU is not this process's child, so its exit is noticed by
- * polling and its exit code is unknown (reported as null, like a killed QEMU).
+ * when its QEMU is gone. QEMU is not this process's child: its exit is noticed by polling,
+ * and a QMP session held open tells a clean exit (QEMU announces SHUTDOWN: the guest
+ * powered off) from a kill.
  */
 export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningVm | undefined {
   let pids: { qemu?: number; dnsmasq?: number };
@@ -166,17 +174,20 @@ export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningV
   }
   const pid = pids.qemu ?? 0;
   if (!isProcessOf(pid, ctx.dir)) return undefined;
-  const killIfOurs = (p: number | undefined) => {
-    if (p && isProcessOf(p, ctx.dir)) process.kill(p, 'SIGKILL');
-  };
+  const session = new QmpSession(join(ctx.dir, 'qmp.sock'));
   const exited = new Promise<number | null>((resolve) => {
-    const timer = setInterval(() => {
+    const timer = setInterval(async () => {
       if (isProcessOf(pid, ctx.dir)) return;
       clearInterval(timer);
-      say(ctx, 'QEMU exited');
-      killIfOurs(pids.dnsmasq);
-      resolve(null);
+      // The SHUTDOWN event may still be on its way: the session ends when QEMU's side closes.
+      await Promise.race([session.closed, new Promise((r) => setTimeout(r, 1000))]);
+      session.close();
+      const code = session.shutdownSeen ? 0 : null;
+      say(ctx, `QEMU exited${code === null ? ' (killed)' : ' after a shutdown'}`);
+      killIfOurs(pids.dnsmasq, ctx.dir);
+      resolve(code);
     }, 250);
+    timer.unref(); // the VM's own life does not keep a stopping node agent running
   });
   say(ctx, `node agent restarted: took over the running VM (QEMU pid ${pid})`);
   return {
@@ -184,7 +195,11 @@ export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningV
     consoleSocket: join(ctx.dir, 'console.sock'),
     exited,
     stop: (graceSeconds) =>
-      stopQemu({ running: () => isProcessOf(pid, ctx.dir), kill: () => killIfOurs(pid) }, join(ctx.dir, 'qmp.sock'), exited, graceSeconds),
+      stopQemu(
+        { running: () => isProcessOf(pid, ctx.dir), kill: () => killIfOurs(pid, ctx.dir), powerdown: () => session.execute('system_powerdown') },
+        exited,
+        graceSeconds,
+      ),
   };
 }
 
@@ -249,10 +264,14 @@ function readTail(file: string, bytes = 2000): string {
 }
 
 /** ACPI power button through QMP, then a kill once the grace period is over (grace 0: kill at once). */
-async function stopQemu(qemu: { running(): boolean; kill(): void }, qmpSocket: string, exited: Promise<number | null>, graceSeconds: number): Promise<void> {
+async function stopQemu(
+  qemu: { running(): boolean; kill(): void; powerdown(): Promise<unknown> },
+  exited: Promise<number | null>,
+  graceSeconds: number,
+): Promise<void> {
   if (!qemu.running()) return;
   if (graceSeconds > 0) {
-    await qmp(qmpSocket, 'system_powerdown').catch(() => {});
+    await qemu.powerdown().catch(() => {});
     const timer = new Promise((r) => setTimeout(r, graceSeconds * 1000));
     await Promise.race([exited, timer]);
   }
@@ -260,38 +279,86 @@ async function stopQemu(qemu: { running(): boolean; kill(): void }, qmpSocket: s
   await exited;
 }
 
-/** One QMP command (after the capabilities handshake QMP requires). */
-export function qmp(socketPath: string, command: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(socketPath);
-    let buffer = '';
-    let step = 0;
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`QMP ${command}: no answer within 5 s`));
-    }, 5000);
-    sock.on('data', (d) => {
-      buffer += d;
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const msg = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        if (msg.QMP && step === 0) {
-          step = 1;
-          sock.write('{"execute":"qmp_capabilities"}\n');
-        } else if (msg.return !== undefined && step === 1) {
-          step = 2;
-          sock.write(`${JSON.stringify({ execute: command })}\n`);
-        } else if ((msg.return !== undefined || msg.error) && step === 2) {
-          clearTimeout(timer);
-          sock.end();
-          if (msg.error) reject(new Error(`QMP ${command}: ${msg.error.desc}`));
-          else resolve(msg.return);
-        }
-      }
+/** One QMP command on a session of its own. */
+export async function qmp(socketPath: string, command: string): Promise<unknown> {
+  const session = new QmpSession(socketPath);
+  try {
+    return await session.execute(command);
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * A QMP session: the capabilities handshake QMP requires, then commands answered in order.
+ * It also notes QEMU's SHUTDOWN event, which QEMU sends before a clean exit. QMP serves one
+ * client at a time, so a session held open carries every command for its VM.
+ */
+class QmpSession {
+  shutdownSeen = false;
+  /** Resolves when the connection is gone (QEMU exited, or close()). */
+  readonly closed: Promise<void>;
+  readonly #sock: Socket;
+  readonly #ready: Promise<void>;
+  #buffer = '';
+  #answers: Array<{ resolve: (value: unknown) => void; reject: (e: Error) => void }> = [];
+  #error: Error | undefined;
+
+  constructor(socketPath: string) {
+    this.#sock = createConnection(socketPath);
+    this.#sock.unref();
+    this.#ready = new Promise((resolve, reject) => this.#answers.push({ resolve: () => resolve(), reject }));
+    this.#ready.catch(() => {});
+    this.closed = new Promise((resolve) => this.#sock.once('close', () => resolve()));
+    this.#sock.on('data', (d) => this.#read(d.toString()));
+    this.#sock.on('error', (e) => this.#fail(e));
+    this.#sock.on('close', () => this.#fail(new Error('QMP connection closed')));
+  }
+
+  /** One command's answer, within 5 s of asking (the handshake included). */
+  async execute(command: string): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`QMP ${command}: no answer within 5 s`)), 5000);
     });
-    sock.on('error', (e) => {
+    try {
+      await Promise.race([this.#ready, timeout]);
+      const answer = new Promise((resolve, reject) => {
+        if (this.#error) return reject(this.#error);
+        this.#answers.push({ resolve, reject });
+        this.#sock.write(`${JSON.stringify({ execute: command })}\n`);
+      });
+      return await Promise.race([answer, timeout]);
+    } finally {
       clearTimeout(timer);
-      reject(e);
-    });
-  });
+    }
+  }
+
+  close(): void {
+    this.#sock.destroy();
+  }
+
+  #read(text: string): void {
+    this.#buffer += text;
+    for (let nl = this.#buffer.indexOf('\n'); nl >= 0; nl = this.#buffer.indexOf('\n')) {
+      const line = this.#buffer.slice(0, nl);
+      this.#buffer = this.#buffer.slice(nl + 1);
+      let msg: { QMP?: unknown; event?: string; return?: unknown; error?: { desc?: string } };
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (msg.QMP)
+        this.#sock.write('{"execute":"qmp_capabilities"}\n'); // its answer settles #ready
+      else if (msg.event === 'SHUTDOWN') this.shutdownSeen = true;
+      else if (msg.error) this.#answers.shift()?.reject(new Error(`QMP: ${msg.error.desc}`));
+      else if (msg.return !== undefined) this.#answers.shift()?.resolve(msg.return);
+    }
+  }
+
+  #fail(e: Error): void {
+    this.#error ??= e;
+    for (const a of this.#answers.splice(0)) a.reject(e);
+  }
 }

@@ -5,14 +5,15 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walkthroughUserData } from '../../../test/helpers/cluster.js';
 import { readConfig } from '../../cli/config.js';
+import { adoptVm } from '../launcher.js';
 import { ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
 import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
 import { defaultUserForFlavor, type GuestFlavor } from './guest-files.js';
@@ -75,7 +76,7 @@ async function boot(name: string, flavor: GuestFlavor, userData: string, port: n
   const args = ['-machine', 'q35', '-accel', 'tcg', '-m', '128', '-smp', '1', '-display', 'none', '-no-reboot'];
   args.push('-kernel', images.kernel, '-initrd', images.initrd, '-append', guestKernelCmdline(flavor));
   args.push('-chardev', `socket,id=serial0,path=${consoleSock},server=on,wait=off,logfile=${log}`, '-serial', 'chardev:serial0');
-  args.push('-monitor', `unix:${monitor},server=on,wait=off`);
+  args.push('-monitor', `unix:${monitor},server=on,wait=off`, '-qmp', `unix:${join(dir, 'qmp.sock')},server=on,wait=off`);
   args.push('-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${netdevExtra}`, '-device', 'virtio-net-pci,netdev=n0,romfile=');
   args.push('-drive', `file=${seed},if=virtio,format=raw,readonly=on`);
   const started = Date.now();
@@ -226,5 +227,34 @@ describe('built-in guest boot', { timeout: 600_000 }, () => {
     assert.doesNotMatch(serialLog(g), /running user-data/);
     const session = await loginAndRun(g, 'alpine-vmi', 'root', undefined, 'id', t);
     assert.match(session, /uid=0\(root\)/);
+  });
+});
+
+// A node agent that restarts takes over the VMs still running (adoptVm): it must tell a guest
+// that powered itself off (exit 0, the pod Succeeded) from a QEMU that was killed.
+describe('taking over a running VM', { timeout: 300_000 }, () => {
+  const adopt = async (g: Guest) => {
+    await waitFor('the QMP socket', 30_000, () => (existsSync(join(dirname(g.log), 'qmp.sock')) ? true : undefined), g);
+    writeFileSync(join(dirname(g.log), 'processes.json'), JSON.stringify({ qemu: g.vm.pid }));
+    const vm = adoptVm({ dir: dirname(g.log), serialLog: join(dirname(g.log), 'launcher.log') });
+    assert.ok(vm, 'a running QEMU is taken over');
+    return vm;
+  };
+
+  it('reports 0 for a guest that powers itself off, 0 for a stop through ACPI, and null for a kill', async () => {
+    const [self, acpi, killed] = await Promise.all([
+      boot('self-off', 'cirros', '#!/bin/sh\nsleep 2\npoweroff\n', await freePort()),
+      boot('acpi-off', 'cirros', '', await freePort()),
+      boot('killed', 'cirros', '', await freePort()),
+    ]);
+    const [selfVm, acpiVm, killedVm] = await Promise.all([adopt(self), adopt(acpi), adopt(killed)]);
+    assert.equal(await selfVm.exited, 0, 'the guest powered itself off');
+    await waitFor('the login prompt', 90_000, () => (/acpi-off login: /.test(serialLog(acpi)) ? true : undefined), acpi);
+    await acpiVm.stop(60);
+    assert.equal(await acpiVm.exited, 0, 'ACPI power-off through the held QMP session');
+    assert.match(serialLog(acpi), /power button pressed, powering off/);
+    process.kill(killed.vm.pid as number, 'SIGKILL');
+    assert.equal(await killedVm.exited, null, 'killed: no SHUTDOWN from QEMU');
+    assert.equal(adoptVm({ dir: dirname(killed.log), serialLog: '/dev/null' }), undefined, 'nothing to take over once QEMU is gone');
   });
 });
