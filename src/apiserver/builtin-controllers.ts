@@ -8,7 +8,7 @@
 import { isVirtmeshError } from '../errors/index.js';
 import type { Change, KubeObject, Store } from '../store/index.js';
 import type { Registry, RequestScope } from './registry.js';
-import { findByKind, type ResourceDef, resources } from './resources.js';
+import { findByKind, type ResourceDef, resources, splitApiVersion } from './resources.js';
 import { StatusError } from './status.js';
 
 const MANAGER = 'virtmesh-controller-manager';
@@ -111,7 +111,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
 
   /** Whether an ownerReference names an object that is not there (kube's GC: a "dangling" reference). */
   const isDangling = (ref: OwnerRef, namespace: string) => {
-    const [group, version] = (ref.apiVersion ?? '').includes('/') ? (ref.apiVersion ?? '').split('/') : ['', ref.apiVersion];
+    const { group, version } = splitApiVersion(ref.apiVersion ?? '');
     const d = version ? findByKind(group, ref.kind ?? '') : undefined;
     // A kind this server does not serve cannot be resolved (kube's GC keeps such dependents too); nor can the
     // read-only kinds, made up on each read with fresh uids.

@@ -116,5 +116,11 @@ export function resourcesIn(group: string, version: string): ResourceDef[] {
 
 export const apiVersionOf = (group: string, version: string) => (group ? `${group}/${version}` : version);
 
+/** apiVersionOf's inverse: "v1" is the core group's, "kubevirt.io/v1" kubevirt.io's. */
+export function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const i = apiVersion.indexOf('/');
+  return i < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+}
+
 /** `pods`, `virtualmachineinstances.kubevirt.io`: how errors name a resource. */
 export const qualifiedName = (r: ResourceDef) => (r.group ? `${r.plural}.${r.group}` : r.plural);

@@ -1,5 +1,6 @@
 // ObjectMeta validation as apimachinery's ValidateObjectMeta does it, for every kind.
 
+import { splitApiVersion } from '../resources.js';
 import { type FieldError, fieldError } from './field-errors.js';
 import { invalidEach, isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isQualifiedName, validateLabels } from './names.js';
 import type { KubeObject } from './types.js';
@@ -65,7 +66,7 @@ export function validateOwnerReferences(refs: unknown, path: string): FieldError
   for (const ref of refs as Array<Record<string, unknown>>) {
     const text = (k: string) => (typeof ref?.[k] === 'string' ? (ref[k] as string) : '');
     const apiVersion = text('apiVersion');
-    const version = apiVersion.includes('/') ? apiVersion.slice(apiVersion.indexOf('/') + 1) : apiVersion;
+    const { version } = splitApiVersion(apiVersion);
     if (!version) errs.push(fieldError.invalid(`${path}.apiVersion`, apiVersion, 'version must not be empty'));
     if (!text('kind')) errs.push(fieldError.invalid(`${path}.kind`, text('kind'), 'kind must not be empty'));
     if (!text('name')) errs.push(fieldError.invalid(`${path}.name`, text('name'), 'name must not be empty'));

@@ -11,6 +11,8 @@
  * Paths are the list field's path from the kind root; `[]` steps into list items.
  */
 
+import { splitApiVersion } from '../resources.js';
+
 export type SsaListType = 'atomic' | 'set' | { keys: string[]; defaults?: Record<string, unknown> };
 
 export interface ListRule {
@@ -155,9 +157,7 @@ export function schemaFor(gk: GroupKind): Schema {
 
 /** The group of an apiVersion ("v1" -> "", "discovery.k8s.io/v1" -> "discovery.k8s.io"). */
 export function groupOf(apiVersion: string | undefined): string {
-  if (!apiVersion) return '';
-  const i = apiVersion.indexOf('/');
-  return i < 0 ? '' : apiVersion.slice(0, i);
+  return splitApiVersion(apiVersion ?? '').group;
 }
 
 export function childPath(parent: string, key: string): string {
