@@ -80,8 +80,13 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
       byOwner.get(uid)?.set(key, { d, namespace, name });
     }
   };
+  // Objects with owners as the server starts: looked at once the collector runs (below).
+  const ownedAtStart: Array<{ d: ResourceDef; o: KubeObject }> = [];
   for (const d of namespaced) {
-    for (const o of store.list({ group: d.group, resource: d.plural }).items) index(d, o.metadata?.namespace ?? '', o.metadata?.name ?? '', o);
+    for (const o of store.list({ group: d.group, resource: d.plural }).items) {
+      index(d, o.metadata?.namespace ?? '', o.metadata?.name ?? '', o);
+      if (o.metadata?.ownerReferences?.length) ownedAtStart.push({ d, o });
+    }
   }
 
   const dependentsOf = (uid: string) =>
@@ -210,9 +215,7 @@ export function startBuiltinControllers(store: Store, registry: Registry, log: (
   timer.unref();
   for (const ns of store.list({ group: '', resource: 'namespaces' }).items) ensureServiceAccount(ns.metadata?.name ?? '');
   // Owners deleted while the server was down, or just before a crash, leave dependents behind.
-  for (const d of namespaced) {
-    for (const o of store.list({ group: d.group, resource: d.plural }).items) guarded(() => collectIfOwnersGone(o, d));
-  }
+  for (const { d, o } of ownedAtStart) guarded(() => collectIfOwnersGone(o, d));
   return () => {
     unsubscribe();
     clearInterval(timer);
