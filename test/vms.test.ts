@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { readVmProcesses } from '../src/vm/index.js';
 import { walkthrough } from './helpers/cluster.js';
 import { eventually, leftovers, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
 
@@ -336,7 +337,7 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     const cirros = await launcherPod('cirros-vmi');
     const uid = podBefore.metadata.uid as string;
     const vmDir = join(c.stateDir, 'node', 'pods', uid, 'vm');
-    const qemuPid = JSON.parse(readFileSync(join(vmDir, 'processes.json'), 'utf8')).qemu as number;
+    const qemuPid = readVmProcesses(vmDir)?.qemu as number;
     const qemuAlive = () => {
       try {
         return readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8').includes(uid);

@@ -3,12 +3,12 @@
 // Services' endpoints, and on stop removes every namespace, link, rule, process
 // and file it made.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type ApiClient, Informer, isConflict, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder } from '../controllers/index.js';
-import { adoptVm, isProcessOf, PROCESSES_FILE, type RunningVm } from '../vm/index.js';
+import { adoptVm, killProcessOf, type RunningVm, readVmProcesses } from '../vm/index.js';
 import { Ipam } from './ipam.js';
 import {
   deleteSandboxNetwork,
@@ -47,19 +47,8 @@ function killLeftovers(podsDir: string, keep: Set<string> = new Set()): void {
   if (!existsSync(podsDir)) return;
   for (const uid of readdirSync(podsDir)) {
     if (keep.has(uid)) continue;
-    const file = join(podsDir, uid, 'vm', PROCESSES_FILE);
-    if (!existsSync(file)) continue;
-    let pids: number[];
-    try {
-      pids = Object.values(JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>);
-    } catch {
-      continue; // cut short by the crash; the processes are found through their namespaces' removal instead
-    }
-    for (const pid of pids) {
-      try {
-        if (isProcessOf(pid, uid)) process.kill(pid, 'SIGKILL');
-      } catch {} // gone between the look and the kill
-    }
+    // No record (or one a crash cut short): the processes go with their namespaces' removal instead.
+    for (const pid of Object.values(readVmProcesses(join(podsDir, uid, 'vm')) ?? {})) killProcessOf(pid, uid);
   }
 }
 

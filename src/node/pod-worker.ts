@@ -180,6 +180,11 @@ export class PodWorker {
     return this.#state.containers.find((c) => c.name === name);
   }
 
+  /** The compute container as the pod declares it (its probes and ports). */
+  #computeSpec(): ContainerSpec | undefined {
+    return (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+  }
+
   #vmNat() {
     if (!this.#plan) return undefined;
     return { guestIP: GUEST_IP, gatewayIP: GUEST_GATEWAY, bridge: VM_BRIDGE, ports: this.#plan.ports };
@@ -229,7 +234,7 @@ export class PodWorker {
       containerStatuses?: Array<{ name: string; ready?: boolean; restartCount?: number; state?: { running?: { startedAt?: string } } }>;
     };
     if (status.startTime) this.#state.startTime = status.startTime;
-    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+    const spec = this.#computeSpec();
     let computeStartedAt = now();
     for (const c of this.#state.containers) {
       const was = status.containerStatuses?.find((x) => x.name === c.name);
@@ -328,7 +333,7 @@ export class PodWorker {
     this.#deps.events(this.#pod, 'Normal', 'Created', 'Created container compute');
     this.#deps.events(this.#pod, 'Normal', 'Started', 'Started container compute');
     c.current = { state: 'running', startedAt };
-    const spec = (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+    const spec = this.#computeSpec();
     c.ready = !spec?.readinessProbe;
     this.#pushStatus();
     this.#startProbes(spec);

@@ -15,11 +15,11 @@ export {
   adoptVm,
   GUEST_GATEWAY,
   GUEST_IP,
-  isProcessOf,
+  killProcessOf,
   type LaunchContext,
-  PROCESSES_FILE,
   qmp,
   type RunningVm,
+  readVmProcesses,
   startVm,
   VM_BRIDGE,
 } from './launcher.js';

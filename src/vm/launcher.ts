@@ -112,8 +112,7 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
 }
 
 function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: ChildProcess): RunningVm {
-  const consoleSocket = join(ctx.dir, 'console.sock');
-  const qmpSocket = join(ctx.dir, 'qmp.sock');
+  const { consoleSocket, qmpSocket } = vmSockets(ctx.dir);
   args.push('-chardev', `socket,id=serial0,path=${consoleSocket},server=on,wait=off,logfile=${ctx.serialLog},logappend=on`, '-serial', 'chardev:serial0');
   args.push('-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=net0,mac=${plan.mac}`);
   args.push('-device', 'virtio-rng-pci', '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(ctx.dir, 'qemu.pid'));
@@ -129,7 +128,8 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
     });
   });
   const pid = qemu.pid ?? 0;
-  writeFileSync(join(ctx.dir, PROCESSES_FILE), JSON.stringify({ qemu: pid, dnsmasq: dnsmasq.pid }));
+  const processes: VmProcesses = { qemu: pid, dnsmasq: dnsmasq.pid };
+  writeFileSync(join(ctx.dir, PROCESSES_FILE), JSON.stringify(processes));
   const running = () => qemu.exitCode === null && qemu.signalCode === null;
   return {
     pid,
@@ -139,11 +139,27 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
   };
 }
 
+/** The sockets QEMU serves in the VM's directory: the serial console and QMP. */
+const vmSockets = (dir: string) => ({ consoleSocket: join(dir, 'console.sock'), qmpSocket: join(dir, 'qmp.sock') });
+
 /** The pids of a VM's processes (QEMU and its DHCP server), recorded in the VM's directory. */
-export const PROCESSES_FILE = 'processes.json';
+const PROCESSES_FILE = 'processes.json';
+export interface VmProcesses {
+  qemu?: number;
+  dnsmasq?: number;
+}
+
+/** What the VM's directory records of its processes; undefined when there is no record, or a crash cut it short. */
+export function readVmProcesses(dir: string): VmProcesses | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, PROCESSES_FILE), 'utf8')) as VmProcesses;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether pid is a live process whose command line mentions `marker` (a reused pid never is). */
-export function isProcessOf(pid: number, marker: string): boolean {
+function isProcessOf(pid: number, marker: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); // empty for a zombie
   } catch {
@@ -151,8 +167,8 @@ export function isProcessOf(pid: number, marker: string): boolean {
   }
 }
 
-/** Sends SIGKILL to pid if it is still a process of this VM; a process that is already gone is fine. */
-function killIfOurs(pid: number | undefined, marker: string): void {
+/** SIGKILL for pid if it is still a process whose command line mentions `marker`; one already gone is fine. */
+export function killProcessOf(pid: number | undefined, marker: string): void {
   try {
     if (pid && isProcessOf(pid, marker)) process.kill(pid, 'SIGKILL');
   } catch {}
@@ -166,15 +182,11 @@ function killIfOurs(pid: number | undefined, marker: string): void {
  * powered off) from a kill.
  */
 export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningVm | undefined {
-  let pids: { qemu?: number; dnsmasq?: number };
-  try {
-    pids = JSON.parse(readFileSync(join(ctx.dir, PROCESSES_FILE), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const pid = pids.qemu ?? 0;
-  if (!isProcessOf(pid, ctx.dir)) return undefined;
-  const session = new QmpSession(join(ctx.dir, 'qmp.sock'));
+  const pids = readVmProcesses(ctx.dir);
+  const pid = pids?.qemu ?? 0;
+  if (!pids || !isProcessOf(pid, ctx.dir)) return undefined;
+  const { consoleSocket, qmpSocket } = vmSockets(ctx.dir);
+  const session = new QmpSession(qmpSocket);
   const exited = new Promise<number | null>((resolve) => {
     const timer = setInterval(async () => {
       if (isProcessOf(pid, ctx.dir)) return;
@@ -184,7 +196,7 @@ export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningV
       session.close();
       const code = session.shutdownSeen ? 0 : null;
       say(ctx, `QEMU exited${code === null ? ' (killed)' : ' after a shutdown'}`);
-      killIfOurs(pids.dnsmasq, ctx.dir);
+      killProcessOf(pids.dnsmasq, ctx.dir);
       resolve(code);
     }, 250);
     timer.unref(); // the VM's own life does not keep a stopping node agent running
@@ -192,11 +204,11 @@ export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningV
   say(ctx, `node agent restarted: took over the running VM (QEMU pid ${pid})`);
   return {
     pid,
-    consoleSocket: join(ctx.dir, 'console.sock'),
+    consoleSocket,
     exited,
     stop: (graceSeconds) =>
       stopQemu(
-        { running: () => isProcessOf(pid, ctx.dir), kill: () => killIfOurs(pid, ctx.dir), powerdown: () => session.execute('system_powerdown') },
+        { running: () => isProcessOf(pid, ctx.dir), kill: () => killProcessOf(pid, ctx.dir), powerdown: () => session.execute('system_powerdown') },
         exited,
         graceSeconds,
       ),
