@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { useCluster } from '../../test/helpers/cluster.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { type RunningApiServer, startApiServer } from '../apiserver/index.js';
-import { ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
+import { isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { startEndpointsController } from './endpoints.js';
 
 type Slice = KubeObject & { endpoints?: any[]; ports?: unknown[] };
@@ -20,28 +17,13 @@ const slicesPath = resourcePath({ group: 'discovery.k8s.io', version: 'v1', plur
 const settle = () => new Promise((r) => setTimeout(r, 400));
 
 describe('endpoints controller', () => {
-  let dir: string;
-  let api: RunningApiServer | undefined;
-  let client: ApiClient | undefined;
   let controller: { stop(): void } | undefined;
   const logs: string[] = [];
-  const c = () => client as ApiClient;
+  const cluster = useCluster({ beforeClose: () => controller?.stop() });
+  const c = () => cluster.client;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'virtmesh-endpoints-'));
-    api = await startApiServer({ stateDir: join(dir, 'state'), port: 0, log: () => {} });
-    client = new ApiClient({ url: api.url, token: api.adminToken, ca: api.caCert });
-    controller = await startEndpointsController({ client, log: (l) => logs.push(l) });
-  });
-
-  after(async () => {
-    try {
-      controller?.stop();
-      client?.close();
-      await api?.close();
-    } finally {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
+    controller = await startEndpointsController({ client: c(), log: (l) => logs.push(l) });
   });
 
   const createService = (name: string, selector: Record<string, string> | undefined, ports: unknown[] = [{ name: 'http', port: 80, targetPort: 8080 }]) =>

@@ -1,35 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { useCluster } from '../../test/helpers/cluster.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { type RunningApiServer, startApiServer } from '../apiserver/index.js';
-import { ApiClient, type KubeObject, resourcePath } from '../client/index.js';
+import { type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder, type RecordEvent } from './events.js';
 
 describe('event recorder', () => {
-  let dir: string;
-  let api: RunningApiServer | undefined;
-  let client: ApiClient | undefined;
   let record: RecordEvent;
   const logs: string[] = [];
-  const c = () => client as ApiClient;
+  const cluster = useCluster();
+  const c = () => cluster.client;
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'virtmesh-events-'));
-    api = await startApiServer({ stateDir: join(dir, 'state'), port: 0, log: () => {} });
-    client = new ApiClient({ url: api.url, token: api.adminToken, ca: api.caCert });
-    record = createEventRecorder(client, { component: 'virt-controller', host: 'node-a' }, (l) => logs.push(l));
-  });
-
-  after(async () => {
-    try {
-      client?.close();
-      await api?.close();
-    } finally {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
+  before(() => {
+    record = createEventRecorder(c(), { component: 'virt-controller', host: 'node-a' }, (l) => logs.push(l));
   });
 
   const configMap = (name: string) =>

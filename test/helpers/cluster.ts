@@ -1,6 +1,6 @@
 // Test harness: a real virtmesh API server (in this process, on a free port, in a
-// temporary state directory) and the real kubectl pointed at it. Everything the
-// harness makes is removed in `after`, also when a test fails.
+// temporary state directory), the real kubectl and virtmesh's API client pointed at it.
+// Everything the harness makes is removed in `after`, also when a test fails.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import YAML from 'yaml';
 import { type ContainerLogSource, type RunningApiServer, startApiServer } from '../../src/apiserver/index.js';
+import { ApiClient } from '../../src/client/index.js';
 import { eventually } from './eventually.js';
 
 /** The walkthrough's manifests, verbatim, as the example ships them. */
@@ -24,6 +25,8 @@ export interface KubectlResult {
 export interface TestCluster {
   api: RunningApiServer;
   dir: string;
+  /** virtmesh's API client, as admin. */
+  client: ApiClient;
   kubectl(args: string[], input?: string, opts?: { kubeconfig?: string }): Promise<KubectlResult>;
   /** kubectl that must succeed; returns stdout. */
   k(args: string[], input?: string): Promise<string>;
@@ -82,8 +85,13 @@ export function httpTo(url: string, ca: string, token: string) {
     });
 }
 
-/** One API server for the calling test file. */
-export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: number; containerLogs?: ContainerLogSource } = {}): TestCluster {
+/**
+ * One API server for the calling test file. `beforeClose` runs first at the end: what the
+ * test started against the server (a controller) stops before the server does.
+ */
+export function useCluster(
+  opts: { bookmarkIntervalMs?: number; changeLogSize?: number; containerLogs?: ContainerLogSource; beforeClose?: () => void } = {},
+): TestCluster {
   const cluster = {} as TestCluster;
   before(async () => {
     cluster.dir = mkdtempSync(join(tmpdir(), 'virtmesh-test-'));
@@ -101,10 +109,16 @@ export function useCluster(opts: { bookmarkIntervalMs?: number; changeLogSize?: 
       return r.stdout;
     };
     cluster.http = httpTo(cluster.api.url, cluster.api.caCert, cluster.api.adminToken);
+    cluster.client = new ApiClient({ url: cluster.api.url, token: cluster.api.adminToken, ca: cluster.api.caCert });
   });
   after(async () => {
-    await cluster.api?.close();
-    if (cluster.dir) rmSync(cluster.dir, { recursive: true, force: true });
+    try {
+      opts.beforeClose?.();
+      cluster.client?.close();
+      await cluster.api?.close();
+    } finally {
+      if (cluster.dir) rmSync(cluster.dir, { recursive: true, force: true });
+    }
   });
   return cluster;
 }
