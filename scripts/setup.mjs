@@ -66,6 +66,14 @@ if (probe.status !== 0) {
   run('npm', ['rebuild', 'better-sqlite3']);
 }
 
+// The sidecar reads each captured connection's original destination through a small native addon.
+const addonSource = join(root, 'native', 'original-dst', 'original_dst.c');
+const addonBuilt = join(root, 'native', 'original-dst', 'build', 'Release', 'original_dst.node');
+if (!existsSync(addonBuilt) || statSync(addonSource).mtimeMs > statSync(addonBuilt).mtimeMs) {
+  say('building the SO_ORIGINAL_DST addon (node-gyp)');
+  run('npm', ['run', '-s', 'build:native']);
+} else say('the SO_ORIGINAL_DST addon is built');
+
 say('building (tsc)');
 run('npm', ['run', '-s', 'build']);
 

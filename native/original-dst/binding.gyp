@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "original_dst", "sources": ["original_dst.c"] }
+  ]
+}
