@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isVirtmeshError } from '../errors/index.js';
 import type { ObjectMeta, Store } from '../store/index.js';
+import { injectSidecar, wantsSidecar } from './admission/sidecar-injection.js';
 import type { AdmissionContext, KubeObject, Operation } from './admission/types.js';
 import { checkTypeMeta, decode, defaults, parseFieldValidation, validate } from './admit.js';
 import type { ClusterIPAllocator } from './cluster-ip.js';
@@ -131,11 +132,19 @@ export class Registry {
     this.#checkNamespace(s, 'CREATE');
     let obj = decode(s.def, s.version, body, parseFieldValidation(s.query.get('fieldValidation')), s.warnings);
     obj = this.#initialize(s, obj);
+    obj = this.#mutate(s, obj);
     validate(s.def, obj, this.admissionContext('CREATE'));
     // Before allocating: a duplicate must not take a cluster IP with it.
     if (this.store.get(storeKey(s.def), s.namespace ?? '', s.name ?? '')) throw status.alreadyExists(target(s));
     obj = this.#allocate(s, manage(obj));
     return this.#commitCreate(s, obj);
+  }
+
+  /** The mutating webhooks a real cluster runs on new objects: Istio's sidecar injector for pods. */
+  #mutate(s: RequestScope, obj: KubeObject): KubeObject {
+    if (s.def.kind !== 'Pod') return obj;
+    const ns = this.store.get({ group: '', resource: 'namespaces' }, '', s.namespace ?? '');
+    return wantsSidecar(obj, ns) ? injectSidecar(obj) : obj;
   }
 
   /** Server-owned fields of a new object. */

@@ -1,7 +1,8 @@
 // The virt-launcher pod for a VirtualMachineInstance, laid out as KubeVirt's
 // virt-controller renders it: the VMI's labels and annotations, KubeVirt's own
 // labels, containers `compute` (the VM, with the VMI's probes and the interface
-// ports) and `volumecontainerdisk` (the containerDisk image), restartPolicy Never.
+// ports) and `volumecontainerdisk` (the containerDisk image), with KubeVirt's init
+// containers before them, restartPolicy Never.
 
 import type { KubeObject, NewKubeObject } from '../client/index.js';
 
@@ -64,6 +65,28 @@ export function launcherPod(vmi: KubeObject, memoryRequestMi: number): NewKubeOb
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
   }));
+  // KubeVirt's init containers: the container-disk binary copied into place, then each disk image checked with --no-op.
+  const initContainers = [
+    {
+      name: 'container-disk-binary',
+      image: LAUNCHER_IMAGE,
+      imagePullPolicy: 'IfNotPresent',
+      command: ['/usr/bin/cp', '/usr/bin/container-disk', '/init/usr/bin/container-disk'],
+      resources: { requests: { cpu: '1m', memory: '1M' }, limits: { cpu: '100m', memory: '40M' } },
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+    },
+    ...containerDisks.map((c) => ({
+      name: `${c.name}-init`,
+      image: c.image,
+      imagePullPolicy: c.imagePullPolicy,
+      command: ['/usr/bin/container-disk'],
+      args: ['--no-op'],
+      resources: c.resources,
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+    })),
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -92,6 +115,7 @@ export function launcherPod(vmi: KubeObject, memoryRequestMi: number): NewKubeOb
     },
     spec: {
       automountServiceAccountToken: false,
+      initContainers,
       containers: [compute, ...containerDisks],
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,

@@ -21,6 +21,7 @@ import {
   sweepClusterNetwork,
 } from './net.js';
 import { PodWorker } from './pod-worker.js';
+import { killLeftoverSidecar } from './sidecar.js';
 import { applyHostRules, removeHostRules, type ServicePortRule } from './rules.js';
 import { serviceRules } from './service-rules.js';
 
@@ -49,6 +50,7 @@ function killLeftovers(podsDir: string, keep: Set<string> = new Set()): void {
     if (keep.has(uid)) continue;
     // No record (or one a crash cut short): the processes go with their namespaces' removal instead.
     for (const pid of Object.values(readVmProcesses(join(podsDir, uid, 'vm')) ?? {})) killProcessOf(pid, uid);
+    killLeftoverSidecar(join(podsDir, uid), uid);
   }
 }
 

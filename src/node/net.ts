@@ -72,8 +72,19 @@ export async function createSandboxNetwork(net: NodeNetwork, podUid: string, ip:
   return { netns, hostVeth, ip };
 }
 
+/** Removing a namespace does not stop what runs in it: whatever still does (a crash's leftovers) is killed first. */
+async function killNetnsProcesses(netns: string): Promise<void> {
+  const pids = (await run('ip', ['netns', 'pids', netns], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
 export async function deleteSandboxNetwork(net: NodeNetwork, podUid: string): Promise<void> {
   const { netns, hostVeth } = sandboxNames(net, podUid);
+  await killNetnsProcesses(netns);
   await run('ip', ['netns', 'delete', netns], { allowFailure: true });
   await run('ip', ['link', 'del', hostVeth], { allowFailure: true });
   rmSync(join('/etc/netns', netns), { recursive: true, force: true });
@@ -113,6 +124,7 @@ export async function sweepClusterNetwork(net: NodeNetwork, keep: Iterable<strin
   const netns = all.netns.filter((n) => !kept.has(n));
   const links = all.links.filter((l) => !kept.has(l));
   for (const n of netns) {
+    await killNetnsProcesses(n);
     await run('ip', ['netns', 'delete', n], { allowFailure: true });
     rmSync(join('/etc/netns', n), { recursive: true, force: true });
   }

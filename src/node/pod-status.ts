@@ -21,11 +21,17 @@ export interface SandboxState {
   podIP?: string;
   hostIP: string;
   startTime: string;
+  /** Run to completion, in order, before the containers start (they wait in PodInitializing until then). */
+  initContainers: ContainerRuntime[];
   containers: ContainerRuntime[];
   restartPolicy: string;
 }
 
+const initialized = (s: SandboxState) => s.initContainers.every((c) => c.current.state === 'terminated' && c.current.exitCode === 0);
+
 function phaseOf(s: SandboxState): string {
+  if (s.initContainers.some((c) => c.current.state === 'terminated' && c.current.exitCode !== 0) && s.restartPolicy === 'Never') return 'Failed';
+  if (!initialized(s)) return 'Pending';
   const states = s.containers.map((c) => c.current);
   if (states.length && states.every((c) => c.state === 'terminated')) {
     return states.every((c) => c.state === 'terminated' && c.exitCode === 0) ? 'Succeeded' : 'Failed';
@@ -57,7 +63,17 @@ export function podStatus(pod: KubeObject, s: SandboxState, now = new Date().toI
     phase,
     conditions: [
       condition('PodReadyToStartContainers', Boolean(s.podIP) && !terminal, now, pod),
-      condition('Initialized', true, now, pod),
+      condition(
+        'Initialized',
+        initialized(s),
+        now,
+        pod,
+        'ContainersNotInitialized',
+        `containers with incomplete status: [${s.initContainers
+          .filter((c) => c.current.state !== 'terminated')
+          .map((c) => c.name)
+          .join(' ')}]`,
+      ),
       condition('Ready', containersReady && !terminal, now, pod, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : notReadyMsg),
       condition(
         'ContainersReady',
@@ -73,16 +89,21 @@ export function podStatus(pod: KubeObject, s: SandboxState, now = new Date().toI
     hostIPs: [{ ip: s.hostIP }],
     ...(s.podIP ? { podIP: s.podIP, podIPs: [{ ip: s.podIP }] } : {}),
     startTime: s.startTime,
-    containerStatuses: s.containers.map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: '',
-      ready: c.ready,
-      restartCount: c.restartCount,
-      started: c.current.state === 'running',
-      state: stateObject(c.current),
-      ...(c.current.state === 'running' ? { containerID: `virtmesh://${pod.metadata.uid}/${c.name}` } : {}),
-    })),
+    ...(s.initContainers.length ? { initContainerStatuses: s.initContainers.map((c) => containerStatus(pod, c)) } : {}),
+    containerStatuses: s.containers.map((c) => containerStatus(pod, c)),
+  };
+}
+
+function containerStatus(pod: KubeObject, c: ContainerRuntime): Record<string, unknown> {
+  return {
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: c.ready,
+    restartCount: c.restartCount,
+    started: c.current.state === 'running',
+    state: stateObject(c.current),
+    ...(c.current.state !== 'waiting' ? { containerID: `virtmesh://${pod.metadata.uid}/${c.name}` } : {}),
   };
 }
 

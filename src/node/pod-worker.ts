@@ -13,7 +13,8 @@ import type { Ipam } from './ipam.js';
 import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolvConf, type SandboxNetwork, sandboxNames } from './net.js';
 import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
 import { Prober, type ProbeSpec } from './probes.js';
-import { applyPodRules, renderPodRules, type ServicePortRule } from './rules.js';
+import { applyPodRules, captureFromAnnotations, renderPodRules, type ServicePortRule } from './rules.js';
+import { killLeftoverSidecar, PROXY_UID, type RunningSidecar, type SidecarContainerSpec, startSidecarProcess } from './sidecar.js';
 
 export interface PodWorkerDeps {
   client: ApiClient;
@@ -28,7 +29,7 @@ export interface PodWorkerDeps {
   log: (line: string) => void;
 }
 
-interface ContainerSpec {
+interface ContainerSpec extends SidecarContainerSpec {
   name: string;
   image: string;
   ports?: Array<{ name?: string; containerPort: number }>;
@@ -37,6 +38,9 @@ interface ContainerSpec {
 }
 
 const now = () => new Date().toISOString();
+const SIDECAR = 'istio-proxy';
+/** How often a pod whose networks are missing tries again (the kubelet retries sandbox creation with back-off). */
+const SANDBOX_RETRY_MS = 5000;
 export const isLauncherPod = (pod: KubeObject) => Boolean(pod.metadata.annotations?.['kubevirt.io/domain']);
 
 export class PodWorker {
@@ -47,6 +51,7 @@ export class PodWorker {
   #sandbox: SandboxNetwork | undefined;
   #plan: VmPlan | undefined;
   #vm: RunningVm | undefined;
+  #sidecar: RunningSidecar | undefined;
   #probes: Prober[] = [];
   #stopping = false;
   #started: Promise<void> | undefined;
@@ -58,18 +63,21 @@ export class PodWorker {
     this.#pod = pod;
     this.#deps = deps;
     this.dir = join(deps.podsDir, pod.metadata.uid as string);
-    const spec = pod.spec as { containers: ContainerSpec[]; restartPolicy?: string };
+    const spec = pod.spec as { containers: ContainerSpec[]; initContainers?: ContainerSpec[]; restartPolicy?: string };
+    const waiting = (c: ContainerSpec, reason: string) => ({
+      name: c.name,
+      image: c.image,
+      current: { state: 'waiting' as const, reason },
+      ready: false,
+      restartCount: 0,
+    });
+    const initializing = (spec.initContainers ?? []).length > 0;
     this.#state = {
       hostIP: deps.hostIP,
       startTime: now(),
       restartPolicy: spec.restartPolicy ?? 'Always',
-      containers: spec.containers.map((c) => ({
-        name: c.name,
-        image: c.image,
-        current: { state: 'waiting', reason: 'ContainerCreating' },
-        ready: false,
-        restartCount: 0,
-      })),
+      initContainers: (spec.initContainers ?? []).map((c) => waiting(c, 'PodInitializing')),
+      containers: spec.containers.map((c) => waiting(c, initializing ? 'PodInitializing' : 'ContainerCreating')),
     };
   }
 
@@ -108,7 +116,8 @@ export class PodWorker {
   applyRules(): Promise<void> {
     this.#rulesChain = this.#rulesChain.then(async () => {
       if (!this.#sandbox || this.#stopping) return;
-      await applyPodRules(this.#sandbox.netns, renderPodRules(this.#deps.services(), this.#vmNat())).catch((e) =>
+      const capture = captureFromAnnotations(this.#pod.metadata.annotations, PROXY_UID);
+      await applyPodRules(this.#sandbox.netns, renderPodRules(this.#deps.services(), this.#vmNat(), capture)).catch((e) =>
         this.#deps.log(`pod ${this.#name()}: applying rules: ${(e as Error).message}`),
       );
     });
@@ -132,6 +141,10 @@ export class PodWorker {
     if (this.#vm) {
       this.#deps.events(this.#pod, 'Normal', 'Killing', 'Stopping container compute');
       await this.#vm.stop(graceSeconds);
+    }
+    if (this.#sidecar) {
+      this.#deps.events(this.#pod, 'Normal', 'Killing', `Stopping container ${SIDECAR}`);
+      await this.#sidecar.stop(graceSeconds);
     }
     await this.teardown();
     if (removeObject) {
@@ -167,6 +180,7 @@ export class PodWorker {
     await this.#started;
     for (const p of this.#probes) p.stop();
     if (this.#vm) await this.#vm.stop(0);
+    if (this.#sidecar) await this.#sidecar.stop(0);
     await deleteSandboxNetwork(this.#deps.net, this.uid);
     if (releaseAddress) this.#deps.ipam.release(this.uid);
     rmSync(this.dir, { recursive: true, force: true });
@@ -180,9 +194,98 @@ export class PodWorker {
     return this.#state.containers.find((c) => c.name === name);
   }
 
-  /** The compute container as the pod declares it (its probes and ports). */
+  /** A container as the pod declares it (its probes, ports and environment). */
+  #containerSpec(name: string): ContainerSpec | undefined {
+    return (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === name);
+  }
+
   #computeSpec(): ContainerSpec | undefined {
-    return (this.#pod.spec as { containers: ContainerSpec[] }).containers.find((x) => x.name === 'compute');
+    return this.#containerSpec('compute');
+  }
+
+  /**
+   * The networks the pod's Multus annotation names (the istio-cni one of an injected pod) must
+   * exist in its namespace before its sandbox can be made. Undefined when they do, else Multus's error.
+   */
+  async #missingNetwork(): Promise<string | undefined> {
+    const ns = this.#pod.metadata.namespace as string;
+    for (const ref of multusNetworks(this.#pod.metadata.annotations?.['k8s.v1.cni.cncf.io/networks'])) {
+      const where = ref.namespace ?? ns;
+      try {
+        await this.#deps.client.get(
+          resourcePath({ group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', namespace: where, name: ref.name }),
+        );
+      } catch (e) {
+        if (!isNotFound(e)) return `error getting network-attachment-definition ${where}/${ref.name}: ${(e as Error).message}`;
+        const pod = `${ns}/${this.#pod.metadata.name}/${this.uid}`;
+        return (
+          `Failed to create pod sandbox: plugin type="multus" name="multus-cni-network" failed (add): [${pod}:${ref.name}]: ` +
+          `error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: ` +
+          `failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition (${ref.name}) in namespace (${where}): ` +
+          `network-attachment-definitions.k8s.cni.cncf.io "${ref.name}" not found`
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** Waits, retrying as the kubelet does, until the pod's networks exist; false when the pod stops first. */
+  async #waitForNetworks(): Promise<boolean> {
+    for (;;) {
+      if (this.#stopping) return false;
+      const missing = await this.#missingNetwork();
+      if (!missing) return true;
+      this.#deps.events(this.#pod, 'Warning', 'FailedCreatePodSandBox', missing);
+      this.#pushStatus();
+      await new Promise((r) => setTimeout(r, SANDBOX_RETRY_MS));
+    }
+  }
+
+  /** Init containers ran (each is a no-op here: the sandbox and the disks are ready when they would have run). */
+  #completeInitContainers(): void {
+    const at = now();
+    for (const c of this.#state.initContainers) {
+      this.#deps.events(this.#pod, 'Normal', 'Created', `Created container ${c.name}`);
+      this.#deps.events(this.#pod, 'Normal', 'Started', `Started container ${c.name}`);
+      c.current = { state: 'terminated', exitCode: 0, reason: 'Completed', startedAt: at, finishedAt: at };
+    }
+    for (const c of this.#state.containers)
+      if (c.current.state === 'waiting' && c.current.reason === 'PodInitializing') c.current = { state: 'waiting', reason: 'ContainerCreating' };
+  }
+
+  /** The istio-proxy container of an injected pod: the sidecar process, its readiness probe, its exit. */
+  #startSidecar(startedAt = now(), ready = false): void {
+    const spec = this.#containerSpec(SIDECAR);
+    const c = this.#container(SIDECAR);
+    if (!spec || !c || !this.#sandbox || this.#stopping) return;
+    killLeftoverSidecar(this.dir, this.uid);
+    try {
+      this.#sidecar = startSidecarProcess({
+        netns: this.#sandbox.netns,
+        podDir: this.dir,
+        pod: this.#pod,
+        container: spec,
+        podIP: this.#sandbox.ip,
+        hostIP: this.#deps.hostIP,
+        logFile: this.logPath(SIDECAR),
+      });
+    } catch (e) {
+      this.#fail(SIDECAR, 'RunContainerError', (e as Error).message);
+      return;
+    }
+    this.#deps.events(this.#pod, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
+    this.#deps.events(this.#pod, 'Normal', 'Created', `Created container ${SIDECAR}`);
+    this.#deps.events(this.#pod, 'Normal', 'Started', `Started container ${SIDECAR}`);
+    c.current = { state: 'running', startedAt };
+    c.ready = ready && Boolean(spec.readinessProbe);
+    const sidecar = this.#sidecar;
+    void sidecar.exited.then((code) => {
+      if (this.#stopping || this.#sidecar !== sidecar) return;
+      c.ready = false;
+      c.current = { state: 'terminated', exitCode: code ?? 137, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() };
+      this.#pushStatus();
+    });
+    this.#startProbes(SIDECAR, spec, Date.parse(startedAt), ready);
   }
 
   #vmNat() {
@@ -194,10 +297,12 @@ export class PodWorker {
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     const ns = this.#pod.metadata.namespace as string;
+    if (!(await this.#waitForNetworks())) return;
     const ip = this.#deps.ipam.allocate(this.uid);
     this.#sandbox = await createSandboxNetwork(this.#deps.net, this.uid, ip, podResolvConf(ns, this.#deps.dnsServiceIP));
     this.#state.podIP = ip;
     if (this.#stopping) return;
+    this.#completeInitContainers();
     if (!isLauncherPod(this.#pod)) {
       await this.applyRules();
       for (const c of this.#state.containers) {
@@ -221,6 +326,7 @@ export class PodWorker {
     this.#plan = plan;
     await this.applyRules();
     this.#pushStatus();
+    this.#startSidecar();
 
     if (!(await this.#startContainerDisk(plan))) return;
     if (this.#stopping) return;
@@ -236,7 +342,10 @@ export class PodWorker {
     if (status.startTime) this.#state.startTime = status.startTime;
     const spec = this.#computeSpec();
     let computeStartedAt = now();
+    const doneAt = now();
+    for (const c of this.#state.initContainers) c.current = { state: 'terminated', exitCode: 0, reason: 'Completed', startedAt: doneAt, finishedAt: doneAt };
     for (const c of this.#state.containers) {
+      if (c.name === SIDECAR) continue; // started afresh below
       const was = status.containerStatuses?.find((x) => x.name === c.name);
       const startedAt = was?.state?.running?.startedAt ?? now();
       c.current = { state: 'running', startedAt };
@@ -255,8 +364,10 @@ export class PodWorker {
     this.#state.podIP = ip;
     if (this.#stopping) return;
     await this.applyRules();
+    // A sidecar outlives its node agent only as an orphan; a new one takes its place (its config comes from the control plane).
+    this.#startSidecar();
     this.#pushStatus();
-    this.#startProbes(spec, Date.parse(computeStartedAt), this.#container('compute')?.ready);
+    this.#startProbes('compute', spec, Date.parse(computeStartedAt), this.#container('compute')?.ready);
   }
 
   /** The VMI, asked for until the API answers (it may still be settling after a restart) or the pod stops. */
@@ -336,12 +447,12 @@ export class PodWorker {
     const spec = this.#computeSpec();
     c.ready = !spec?.readinessProbe;
     this.#pushStatus();
-    this.#startProbes(spec);
+    this.#startProbes('compute', spec);
     void this.#vm.exited.then((code) => this.#computeExited(code, startedAt));
   }
 
-  #startProbes(spec: ContainerSpec | undefined, containerStartedAt = Date.now(), ready?: boolean): void {
-    const c = this.#container('compute');
+  #startProbes(container: string, spec: ContainerSpec | undefined, containerStartedAt = Date.now(), ready?: boolean): void {
+    const c = this.#container(container);
     const target = () => this.#sandbox?.ip;
     const namedPorts = Object.fromEntries((spec?.ports ?? []).filter((p) => p.name).map((p) => [p.name as string, p.containerPort]));
     if (spec?.readinessProbe && c) {
@@ -359,7 +470,7 @@ export class PodWorker {
       this.#probes.push(p);
       p.start(containerStartedAt, ready);
     }
-    if (spec?.livenessProbe) {
+    if (spec?.livenessProbe && container === 'compute') {
       const p = new Prober(
         'liveness',
         spec.livenessProbe,
@@ -380,6 +491,8 @@ export class PodWorker {
   #computeExited(code: number | null, startedAt: string): void {
     for (const p of this.#probes) p.stop();
     if (this.#stopping) return;
+    // The VM is gone: its sidecar goes too (virt-launcher asks istio-proxy to quit), so the pod can finish.
+    void this.#sidecar?.stop(0);
     const finishedAt = now();
     const exitCode = code ?? 137;
     for (const c of this.#state.containers) {
@@ -413,4 +526,24 @@ export class PodWorker {
       }
     });
   }
+}
+
+/** The networks a pod's k8s.v1.cni.cncf.io/networks annotation names: `a, ns/b, c@eth1` or a JSON list. */
+export function multusNetworks(annotation: string | undefined): Array<{ name: string; namespace?: string }> {
+  const text = annotation?.trim();
+  if (!text) return [];
+  if (text.startsWith('[')) {
+    try {
+      return (JSON.parse(text) as Array<{ name?: string; namespace?: string }>)
+        .filter((n) => typeof n.name === 'string' && n.name)
+        .map((n) => ({ name: n.name as string, ...(n.namespace ? { namespace: n.namespace } : {}) }));
+    } catch {
+      return [];
+    }
+  }
+  return text
+    .split(',')
+    .map((x) => x.trim().split('@')[0])
+    .filter(Boolean)
+    .map((x) => (x.includes('/') ? { namespace: x.split('/')[0], name: x.split('/')[1] } : { name: x }));
 }

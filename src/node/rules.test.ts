@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { meshReservedPorts, renderPodRules } from './rules.js';
+import { captureFromAnnotations, meshReservedPorts, renderPodRules } from './rules.js';
 
 const svc = (endpoints: Array<{ ip: string; port: number }>) => [
   { name: 'plain/web:8080', clusterIP: '10.96.0.20', port: 8080, protocol: 'TCP' as const, endpoints },
@@ -48,5 +48,41 @@ describe('pod rules', () => {
   it('comments cannot break out of their quotes', () => {
     const rules = renderPodRules([{ ...svc([])[0], name: 'a"b\\c' }]);
     assert.match(rules, /--comment "abc"/);
+  });
+});
+
+describe('capture rules (the istio-cni role)', () => {
+  const annotations = {
+    'sidecar.istio.io/status': '{}',
+    'traffic.sidecar.istio.io/kubevirtInterfaces': 'k6t-eth0',
+    'traffic.sidecar.istio.io/excludeInboundPorts': '15020',
+    'traffic.sidecar.istio.io/includeInboundPorts': '*',
+    'traffic.sidecar.istio.io/excludeOutboundPorts': '25',
+  };
+  const capture = captureFromAnnotations(annotations, 1337);
+  const vm = { guestIP: '10.0.2.2', gatewayIP: '10.0.2.1', bridge: 'k6t-eth0', ports: [{ port: 8080, protocol: 'TCP' as const }] };
+  const rules = renderPodRules(svc([{ ip: '10.244.0.2', port: 8080 }]), vm, capture).split('\n');
+
+  it('is only for pods with a sidecar', () => {
+    assert.equal(captureFromAnnotations({ 'traffic.sidecar.istio.io/kubevirtInterfaces': 'k6t-eth0' }, 1337), undefined);
+  });
+
+  it("sends the VM's outbound TCP to 15001 and inbound TCP to 15006, before any service or VM translation", () => {
+    const pre = rules.filter((l) => l.startsWith('-A PREROUTING'));
+    assert.deepEqual(pre.slice(0, 3), [
+      '-A PREROUTING -i k6t-eth0 -p tcp -m tcp --dport 25 -j RETURN',
+      '-A PREROUTING -i k6t-eth0 -p tcp -j ISTIO_REDIRECT',
+      '-A PREROUTING -p tcp -j ISTIO_INBOUND',
+    ]);
+    assert.ok(rules.includes('-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001'));
+    assert.ok(rules.includes('-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006'));
+    assert.ok(rules.indexOf('-A OUTPUT -p tcp -j ISTIO_OUTPUT') < rules.indexOf('-A OUTPUT -j VIRTMESH-SERVICES'));
+  });
+
+  it("leaves the proxy's own traffic, loopback and Istio's ports alone", () => {
+    assert.ok(rules.indexOf('-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN') < rules.indexOf('-A ISTIO_OUTPUT -j ISTIO_REDIRECT'));
+    assert.ok(rules.includes('-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN'));
+    for (const port of [15008, 15090, 15021, 15020]) assert.ok(rules.includes(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j RETURN`), String(port));
+    assert.ok(rules.indexOf('-A ISTIO_INBOUND -p tcp -m tcp --dport 15008 -j RETURN') < rules.indexOf('-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT'));
   });
 });

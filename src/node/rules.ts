@@ -23,6 +23,21 @@ export interface VmNat {
   ports?: Array<{ port: number; protocol: 'TCP' | 'UDP' }>;
 }
 
+/**
+ * The istio-cni role: what an injected pod's traffic capture needs, from the pod's
+ * traffic.sidecar.istio.io annotations (see captureFromAnnotations).
+ */
+export interface Capture {
+  proxyUid: number;
+  /** Interfaces whose incoming TCP is the workload's outbound traffic (a VM's k6t-eth0). */
+  kubevirtInterfaces: string[];
+  /** '*' or the ports to capture inbound. */
+  includeInboundPorts: '*' | number[];
+  excludeInboundPorts: number[];
+  excludeOutboundPorts: number[];
+  excludeOutboundIPRanges: string[];
+}
+
 /** Ports the sidecar owns; never forwarded to the guest. */
 export const meshReservedPorts = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090];
 
@@ -50,10 +65,69 @@ function serviceRules(chain: string, services: ServicePortRule[]): { nat: string
   return { nat, reject };
 }
 
-/** Everything in one pod namespace's tables; the namespace is ours, so the tables are written whole. */
-export function renderPodRules(services: ServicePortRule[], vm?: VmNat): string {
+const numbers = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((x) => Number(x.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0 && n < 65536);
+
+/** The capture an injected pod asks for through Istio's annotations; undefined for a pod without a sidecar. */
+export function captureFromAnnotations(annotations: Record<string, string> | undefined, proxyUid: number): Capture | undefined {
+  const a = annotations ?? {};
+  if (!a['sidecar.istio.io/status']) return undefined;
+  const include = (a['traffic.sidecar.istio.io/includeInboundPorts'] ?? '*').trim();
+  return {
+    proxyUid,
+    kubevirtInterfaces: (a['traffic.sidecar.istio.io/kubevirtInterfaces'] ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => /^[\w.-]+$/.test(x)),
+    includeInboundPorts: include === '*' ? '*' : numbers(include),
+    excludeInboundPorts: numbers(a['traffic.sidecar.istio.io/excludeInboundPorts']),
+    excludeOutboundPorts: numbers(a['traffic.sidecar.istio.io/excludeOutboundPorts']),
+    excludeOutboundIPRanges: (a['traffic.sidecar.istio.io/excludeOutboundIPRanges'] ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(x)),
+  };
+}
+
+/** Istio's ports that inbound capture always leaves alone (the sidecar serves them itself). */
+const inboundExcluded = [15008, 15090, 15021, 15020];
+
+/**
+ * Istio's capture chains (istio-iptables in REDIRECT mode): inbound TCP to 15006, the
+ * workload's outbound TCP to 15001, the proxy's own traffic (its uid) and loopback left alone.
+ */
+function captureRules(c: Capture): string[] {
+  const rules = [':ISTIO_INBOUND - [0:0]', ':ISTIO_IN_REDIRECT - [0:0]', ':ISTIO_OUTPUT - [0:0]', ':ISTIO_REDIRECT - [0:0]'];
+  for (const iface of c.kubevirtInterfaces) {
+    for (const range of c.excludeOutboundIPRanges) rules.push(`-A PREROUTING -i ${iface} -d ${range} -j RETURN`);
+    for (const port of c.excludeOutboundPorts) rules.push(`-A PREROUTING -i ${iface} -p tcp -m tcp --dport ${port} -j RETURN`);
+    rules.push(`-A PREROUTING -i ${iface} -p tcp -j ISTIO_REDIRECT`);
+  }
+  rules.push('-A PREROUTING -p tcp -j ISTIO_INBOUND');
+  for (const port of [...new Set([...inboundExcluded, ...c.excludeInboundPorts])]) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j RETURN`);
+  if (c.includeInboundPorts === '*') rules.push('-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT');
+  else for (const port of c.includeInboundPorts) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j ISTIO_IN_REDIRECT`);
+  rules.push('-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006');
+  rules.push('-A OUTPUT -p tcp -j ISTIO_OUTPUT');
+  rules.push(`-A ISTIO_OUTPUT -m owner --uid-owner ${c.proxyUid} -j RETURN`, `-A ISTIO_OUTPUT -m owner --gid-owner ${c.proxyUid} -j RETURN`);
+  rules.push('-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN');
+  for (const range of c.excludeOutboundIPRanges) rules.push(`-A ISTIO_OUTPUT -d ${range} -j RETURN`);
+  for (const port of c.excludeOutboundPorts) rules.push(`-A ISTIO_OUTPUT -p tcp -m tcp --dport ${port} -j RETURN`);
+  rules.push('-A ISTIO_OUTPUT -j ISTIO_REDIRECT', '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001');
+  return rules;
+}
+
+/**
+ * Everything in one pod namespace's tables; the namespace is ours, so the tables are written whole.
+ * Capture comes first, so the sidecar sees a service's address, not the endpoint kube-proxy's rules would pick.
+ */
+export function renderPodRules(services: ServicePortRule[], vm?: VmNat, capture?: Capture): string {
   const svc = serviceRules('VIRTMESH-SERVICES', services);
   const nat = ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':VIRTMESH-SERVICES - [0:0]'];
+  if (capture) nat.push(...captureRules(capture));
   nat.push('-A PREROUTING -j VIRTMESH-SERVICES', '-A OUTPUT -j VIRTMESH-SERVICES', ...svc.nat);
   if (vm) {
     // Inbound to the pod IP reaches the guest; the guest's own connections leave with the pod IP.
