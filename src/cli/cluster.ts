@@ -11,6 +11,7 @@ import { cleanUpNode } from '../node/index.js';
 import type { CliConfig } from './config.js';
 import { lateLogSource, startClusterComponents } from './daemon.js';
 import { buildGuestImages } from './images.js';
+import { killLeftoverControlPlane } from './pilot-process.js';
 import { step } from './progress.js';
 
 const paths = (cfg: CliConfig) => ({
@@ -229,7 +230,8 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
     });
   } else out.write('No cluster daemon is running.\n');
   for (const f of [p.pid, p.runInfo]) if (existsSync(f)) unlinkSync(f);
-  // A daemon that crashed or was killed leaves its VMs, namespaces and rules: remove them here.
+  // A daemon that crashed or was killed leaves its VMs, sidecars, control plane, namespaces and rules: remove them here.
+  killLeftoverControlPlane(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
   await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
   if (keepState) {
     out.write(`State kept in ${cfg.stateDir}\n`);

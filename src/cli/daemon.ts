@@ -1,15 +1,21 @@
 // What the cluster daemon runs beside the API server: the cluster DNS, the
-// controllers and the node agent, each an API client; stopped in reverse order so
-// that nothing the node made outlives the daemon.
+// controllers, the mesh control plane and the node agent, each an API client;
+// stopped in reverse order so that nothing the node made outlives the daemon.
 
+import { join } from 'node:path';
 import type { ContainerLogSource, RunningApiServer } from '../apiserver/index.js';
 import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder, startEndpointsController, startScheduler, startVmiController } from '../controllers/index.js';
 import { createClusterDnsIndex, readHostResolvers, startDnsServer, type Upstream } from '../dns/index.js';
 import { intToIp, ipToInt, type NodeAgent, startNodeAgent } from '../node/index.js';
+import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
 import type { CliConfig } from './config.js';
+import { removePilotInfo, writePilotInfo } from './mesh.js';
+import { killLeftoverControlPlane, superviseControlPlane } from './pilot-process.js';
 
 export const NODE_NAME = 'node01';
+/** The control plane's name in proxy-status (istiod's pod name on a real cluster). */
+export const PILOT_NAME = `istiod-${NODE_NAME}`;
 
 /** kube-dns's address: the tenth of the service range, as kubeadm and kubevirtci give it. */
 export const dnsServiceIP = (serviceCIDR: string) => intToIp(ipToInt(serviceCIDR.split('/')[0]) + 10);
@@ -78,7 +84,55 @@ export async function startClusterComponents(
       endpoints.stop();
     });
     await Promise.all([services.start(), endpoints.start()]);
-    await ensureKubeDns(client, dnsIP, agent.network.gateway, dns.port);
+    const gateway = agent.network.gateway;
+    await ensureNodeService(client, {
+      namespace: 'kube-system',
+      name: 'kube-dns',
+      labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' },
+      clusterIP: dnsIP,
+      nodeIP: gateway,
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP', targetPort: dns.port },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: dns.port },
+      ],
+    });
+
+    // The mesh control plane, its own process as istiod is, listens on the node's bridge address;
+    // sidecars reach it as istiod.istio-system.svc.
+    const pidFile = join(cfg.stateDir, 'run', 'pilot.pid');
+    killLeftoverControlPlane(pidFile, cfg.stateDir);
+    const pilot = superviseControlPlane({
+      stateDir: cfg.stateDir,
+      settings: {
+        url: api.url,
+        token: api.adminToken,
+        caFile: join(cfg.stateDir, 'pki', 'ca.crt'),
+        xdsHost: gateway,
+        xdsPort: XDS_PORT,
+        debugHost: gateway,
+        debugPort: DEBUG_PORT,
+        name: PILOT_NAME,
+      },
+      logFile: join(cfg.stateDir, 'logs', 'pilot.log'),
+      pidFile,
+      log,
+    });
+    stops.push(async () => {
+      removePilotInfo(cfg.stateDir);
+      await pilot.stop();
+    });
+    await ensureIstioSystem(client);
+    await ensureNodeService(client, {
+      namespace: 'istio-system',
+      name: 'istiod',
+      labels: { app: 'istiod', istio: 'pilot', 'istio.io/rev': 'default' },
+      nodeIP: gateway,
+      ports: [
+        { name: 'grpc-xds', port: XDS_PORT, protocol: 'TCP', targetPort: XDS_PORT },
+        { name: 'http-monitoring', port: DEBUG_PORT, protocol: 'TCP', targetPort: DEBUG_PORT },
+      ],
+    });
+    writePilotInfo(cfg.stateDir, { debugUrl: `http://${gateway}:${DEBUG_PORT}`, name: PILOT_NAME });
 
     const events = (component: string) => createEventRecorder(client, { component }, log);
     const endpointsController = await startEndpointsController({ client, log });
@@ -95,21 +149,34 @@ export async function startClusterComponents(
   return stopAll;
 }
 
-/** The kube-dns Service and its Endpoints (no selector: they point at the node's DNS server). */
-async function ensureKubeDns(client: ApiClient, clusterIP: string, nodeIP: string, port: number): Promise<void> {
-  const labels = { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' };
-  const ports = [
-    { name: 'dns', port: 53, protocol: 'UDP', targetPort: port },
-    { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: port },
-  ];
-  const svc: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels }, spec: { clusterIP, ports } };
+interface NodeServiceSpec {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** A fixed address (kube-dns's); allocated when absent. */
+  clusterIP?: string;
+  nodeIP: string;
+  ports: Array<{ name: string; port: number; protocol: string; targetPort: number }>;
+}
+
+/** A Service without selector whose Endpoints point at a server of the node itself (kube-dns, istiod). */
+async function ensureNodeService(client: ApiClient, spec: NodeServiceSpec): Promise<void> {
+  const { namespace, name, labels } = spec;
+  const svc: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace, labels },
+    spec: { ...(spec.clusterIP ? { clusterIP: spec.clusterIP } : {}), ports: spec.ports },
+  };
   const ep: KubeObject = {
     apiVersion: 'v1',
     kind: 'Endpoints',
-    metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
-    subsets: [{ addresses: [{ ip: nodeIP, nodeName: NODE_NAME }], ports: ports.map((p) => ({ name: p.name, port, protocol: p.protocol })) }],
+    metadata: { name, namespace, labels },
+    subsets: [
+      { addresses: [{ ip: spec.nodeIP, nodeName: NODE_NAME }], ports: spec.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) },
+    ],
   };
-  const base = { version: 'v1', namespace: 'kube-system' };
+  const base = { version: 'v1', namespace };
   for (const [plural, obj] of [
     ['services', svc],
     ['endpoints', ep],
@@ -118,8 +185,33 @@ async function ensureKubeDns(client: ApiClient, clusterIP: string, nodeIP: strin
       await client.create(resourcePath({ ...base, plural }), obj);
     } catch (e) {
       if (!isConflict(e)) throw e;
-      // The node's address or the DNS port may differ from the last run: keep the endpoints current.
-      if (plural === 'endpoints') await client.patch(resourcePath({ ...base, plural, name: 'kube-dns' }), { subsets: ep.subsets });
+      // The node's address or the ports may differ from the last run: keep the endpoints current.
+      if (plural === 'endpoints') await client.patch(resourcePath({ ...base, plural, name }), { subsets: ep.subsets });
+    }
+  }
+}
+
+/** istio-system and its mesh-wide settings (the `istio` ConfigMap), as an Istio install leaves them; edits are kept. */
+async function ensureIstioSystem(client: ApiClient): Promise<void> {
+  const objects: Array<[string, KubeObject]> = [
+    ['/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }],
+    [
+      '/api/v1/namespaces/istio-system/configmaps',
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'istio', namespace: 'istio-system', labels: { app: 'istiod', 'istio.io/rev': 'default' } },
+        data: {
+          mesh: 'defaultConfig:\n  discoveryAddress: istiod.istio-system.svc:15010\noutboundTrafficPolicy:\n  mode: ALLOW_ANY\ntrustDomain: cluster.local\n',
+        },
+      },
+    ],
+  ];
+  for (const [path, obj] of objects) {
+    try {
+      await client.create(path, obj);
+    } catch (e) {
+      if (!isConflict(e)) throw e;
     }
   }
 }

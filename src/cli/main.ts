@@ -6,6 +6,7 @@ import { clusterDown, clusterStatus, clusterUp, kubeconfigPath, runForeground } 
 import { readConfig } from './config.js';
 import { vmConsole } from './console.js';
 import { images } from './images.js';
+import { registerMeshCommands } from './mesh.js';
 
 const cfg = readConfig();
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -57,6 +58,8 @@ program
   .description('List the guest images that containerDisk names resolve to (built once, from Debian packages, into the image cache).')
   .option('--build', 'build the guest images now (otherwise the first VM builds them)')
   .action(async (o: { build?: boolean }) => images(cfg, Boolean(o.build)));
+
+registerMeshCommands(program, cfg);
 
 program.parseAsync(process.argv).catch((e: Error & { code?: string }) => {
   process.stderr.write(`error: ${e.message}\n`);

@@ -1,0 +1,127 @@
+// The mesh control plane as its own process, as istiod is its own deployment: the
+// daemon starts it, restarts it with back-off when it dies, and stops it with the
+// cluster. Run directly, this file is that process (its settings come in one
+// environment variable).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../client/index.js';
+import { startPilot } from '../pilot/index.js';
+
+interface PilotSettings {
+  url: string;
+  token: string;
+  caFile: string;
+  xdsHost: string;
+  xdsPort: number;
+  debugHost: string;
+  debugPort: number;
+  name: string;
+}
+
+const SETTINGS_ENV = 'VIRTMESH_PILOT_SETTINGS';
+const RESTART_BACKOFF_MS = [1000, 2000, 5000, 10_000];
+
+export interface SupervisedPilot {
+  /** The running process's pid (changes on restart). */
+  pid(): number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the control plane process and keeps it running. `stateDir` is on its command line, so
+ * a crashed daemon's leftover is found and killed by it; its output goes to `logFile`.
+ */
+export function superviseControlPlane(opts: {
+  stateDir: string;
+  settings: PilotSettings;
+  logFile: string;
+  pidFile: string;
+  log: (line: string) => void;
+}): SupervisedPilot {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let failures = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const start = () => {
+    const fd = openSync(opts.logFile, 'a');
+    try {
+      child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--state-dir', opts.stateDir], {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, [SETTINGS_ENV]: JSON.stringify(opts.settings) },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    const started = Date.now();
+    const me = child;
+    me.on('error', (e) => opts.log(`control plane: ${e.message}`));
+    writeFileSync(`${opts.pidFile}.tmp`, String(me.pid ?? ''));
+    renameSync(`${opts.pidFile}.tmp`, opts.pidFile);
+    me.on('exit', (code, signal) => {
+      if (stopping || child !== me) return;
+      // A process that ran a while before dying starts the back-off over.
+      failures = Date.now() - started > 60_000 ? 0 : failures + 1;
+      const delay = RESTART_BACKOFF_MS[Math.min(failures, RESTART_BACKOFF_MS.length - 1)];
+      opts.log(`control plane exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);
+      restartTimer = setTimeout(start, delay);
+    });
+  };
+  start();
+  return {
+    pid: () => child?.pid,
+    async stop() {
+      stopping = true;
+      clearTimeout(restartTimer);
+      const c = child;
+      if (c && c.exitCode === null && c.signalCode === null) {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGTERM');
+        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(opts.pidFile, { force: true });
+    },
+  };
+}
+
+/** Kills a control plane process a crashed daemon left (recorded pid whose command line names this state directory). */
+export function killLeftoverControlPlane(pidFile: string, stateDir: string): void {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) process.kill(pid, 'SIGKILL');
+  } catch {}
+  rmSync(pidFile, { force: true });
+}
+
+async function main(): Promise<void> {
+  const settings = JSON.parse(process.env[SETTINGS_ENV] ?? '{}') as PilotSettings;
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const client = new ApiClient({ url: settings.url, token: settings.token, ca: readFileSync(settings.caFile, 'utf8') });
+  const pilot = await startPilot({
+    client,
+    xdsHost: settings.xdsHost,
+    xdsPort: settings.xdsPort,
+    debugHost: settings.debugHost,
+    debugPort: settings.debugPort,
+    name: settings.name,
+    log,
+  });
+  log(`control plane ${settings.name}: discovery on ${settings.xdsHost}:${pilot.xdsPort}, debug on ${settings.debugHost}:${pilot.debugPort}`);
+  const stop = async () => {
+    await pilot.close();
+    client.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => {
+    process.stderr.write(`control plane failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,317 @@
+// The walkthrough in an injected namespace, end to end with real VMs, real
+// sidecars, the real control plane and the real kubectl: injection (3/3, and
+// Init:0/3 without the istio-cni network), capture of every connection in and out
+// of a VM, Istio's metrics at both reporters, PassthroughCluster to a host outside
+// the mesh, proxy-status, config pushes and NACKs, and a control plane outage.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { intToIp, ipToInt } from '../src/node/index.js';
+import { walkthrough } from './helpers/cluster.js';
+import { httpGet, startOutsideHost, startUpstreamDns, tcpState } from './helpers/net.js';
+import { eventually, leftovers, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
+
+type Sample = { labels: Record<string, string>; value: number };
+
+/** Prometheus text -> samples of one metric. */
+function samples(text: string, metric: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const labels: Record<string, string> = {};
+    for (const m of line.slice(metric.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1]] = m[2];
+    out.push({ labels, value: Number(line.slice(close + 1).trim()) });
+  }
+  return out;
+}
+
+const sum = (xs: Sample[], where: Record<string, string>) =>
+  xs.filter((s) => Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+
+/** One row per proxy of `virtmesh proxy-status`: NAME CLUSTER CDS LDS EDS RDS ECDS ISTIOD VERSION. */
+function proxyStatusRows(text: string): Array<{ name: string; cds: string; lds: string; eds: string; rds: string }> {
+  const lines = text.trim().split('\n');
+  const header = lines[0];
+  const at = (col: string) => header.indexOf(col);
+  const cols = ['NAME', 'CLUSTER', 'CDS', 'LDS', 'EDS', 'RDS', 'ECDS', 'ISTIOD', 'VERSION'].map(at);
+  return lines.slice(1).map((l) => {
+    const cell = (i: number) => l.slice(cols[i], i + 1 < cols.length ? cols[i + 1] : undefined).trim();
+    return { name: cell(0), cds: cell(2), lds: cell(3), eds: cell(4), rds: cell(5) };
+  });
+}
+
+/** A small VMI on the built-in cirros guest that asks for a sidecar, listening on 9090 and on Istio's 15008. */
+function listenerVmi(name: string): string {
+  const vmi = JSON.parse(
+    testVmi(name, {
+      userData: [
+        '#!/bin/sh',
+        `while true ; do nc -lp 9090 -c "echo -e 'HTTP/1.1 200 OK\\n\\n${name}-9090'" ; done &`,
+        `while true ; do nc -lp 15008 -c "echo -e 'HTTP/1.1 200 OK\\n\\nguest-15008'" ; done &`,
+      ].join('\n'),
+    }),
+  );
+  vmi.metadata.annotations = { 'sidecar.istio.io/inject': 'true' };
+  return JSON.stringify(vmi);
+}
+
+describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () => {
+  let c: VmCluster;
+  let upstream: Awaited<ReturnType<typeof startUpstreamDns>>;
+  let outside: Awaited<ReturnType<typeof startOutsideHost>> | undefined;
+  let outsideIP = '127.0.0.1';
+  const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
+  const launcherPod = async (vmi: string, ns = 'default') => (await json(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${vmi}`])).items[0];
+  const metrics = async (vmi: string) => httpGet((await launcherPod(vmi)).status.podIP, 15020, '/stats/prometheus');
+  const proxyStatus = async () => {
+    const r = await c.virtmesh(['proxy-status']);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const synced = (row: { cds: string; lds: string; eds: string; rds: string } | undefined) =>
+    row !== undefined && [row.cds, row.lds, row.eds, row.rds].every((s) => s === 'SYNCED');
+  const rowOf = async (vmi: string) => {
+    const pod = await launcherPod(vmi);
+    return proxyStatusRows(await proxyStatus()).find((r) => r.name === `${pod.metadata.name}.default`);
+  };
+
+  before(async () => {
+    upstream = await startUpstreamDns(() => outsideIP);
+    c = await startVmCluster({ VIRTMESH_DNS_UPSTREAM: `127.0.0.1:${upstream.port}` });
+    // The "internet": a host on the pod bridge that no Service knows (an address the pod IPAM, counting up, does not reach).
+    const [base, bits] = (c.env.VIRTMESH_NODE_POD_CIDR as string).split('/');
+    outsideIP = intToIp(ipToInt(base) + 250);
+    outside = await startOutsideHost(`vmbr${c.tag}`, outsideIP, Number(bits));
+    await c.k(['label', 'namespace', 'default', 'istio-injection=enabled']);
+    await c.k(['create', '-f', '-'], walkthrough('nad.yaml'));
+    await c.k(['create', '-f', '-'], quick(walkthrough('istio-vmi.yaml'), 5));
+    await c.k(['create', '-f', '-'], walkthrough('istio-vmi-svc.yaml'));
+    await c.k(['create', '-f', '-'], quick(walkthrough('cirros-vmi.yaml'), 5));
+    await c.k(['create', '-f', '-'], listenerVmi('port-vmi'));
+  });
+
+  after(async () => {
+    const tag = c?.tag;
+    const state = c?.stateDir;
+    await outside?.close();
+    await c?.down();
+    upstream?.close();
+    if (tag && state) assert.deepEqual(leftovers(tag, state), [], 'cluster down left nothing behind');
+  });
+
+  it('injects the sidecar: both launcher pods 3/3 Running, with the probe rewritten to the agent', async () => {
+    await c.k(['wait', '--for=condition=ready', '--timeout=400s', 'pod', '-l', 'app=istio-vmi']);
+    await eventually(
+      'both walkthrough launcher pods 3/3 Running',
+      async () => {
+        const rows = (await c.k(['get', 'pods', '--no-headers'])).split('\n').filter((l) => /^virt-launcher-(istio|cirros)-vmi-/.test(l));
+        return rows.length === 2 && rows.every((r) => /\s3\/3\s+Running\s/.test(r));
+      },
+      120_000,
+      1000,
+    );
+    const pod = await launcherPod('istio-vmi');
+    assert.deepEqual(
+      pod.spec.containers.map((x: { name: string }) => x.name),
+      ['compute', 'volumecontainerdisk', 'istio-proxy'],
+    );
+    assert.deepEqual(
+      pod.spec.initContainers.map((x: { name: string }) => x.name),
+      ['container-disk-binary', 'volumecontainerdisk-init', 'istio-validation'],
+    );
+    assert.deepEqual(pod.spec.containers[0].readinessProbe.httpGet, { path: '/app-health/compute/readyz', port: 15020, scheme: 'HTTP' });
+    assert.equal(pod.metadata.annotations['traffic.sidecar.istio.io/kubevirtInterfaces'], 'k6t-eth0');
+    assert.match(await c.k(['logs', pod.metadata.name, '-c', 'istio-proxy']), /\S/, 'the sidecar logs');
+  });
+
+  it('proxy-status lists both proxies, SYNCED for CDS, LDS, EDS and RDS', async () => {
+    const out = await eventually(
+      'both proxies SYNCED',
+      async () => {
+        const text = await proxyStatus();
+        const rows = proxyStatusRows(text).filter((r) => /^virt-launcher-(istio|cirros)-vmi-/.test(r.name));
+        return rows.length === 2 && rows.every(synced) ? text : undefined;
+      },
+      60_000,
+      1000,
+    );
+    assert.match(out.split('\n')[0], /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+ECDS\s+ISTIOD\s+VERSION\s*$/);
+    assert.match(out, /virt-launcher-istio-vmi-\w+\.default\s+Kubernetes\s+SYNCED/);
+  });
+
+  it("carries cirros-vmi's loop through both sidecars; both report it with Istio's labels at about 1 request per second", async () => {
+    const where = { source_workload: 'cirros-vmi', destination_workload: 'istio-vmi', destination_service_name: 'istio-vmi-svc', response_code: '200' };
+    const count = async (vmi: string, reporter: string) => sum(samples(await metrics(vmi), 'istio_requests_total'), { ...where, reporter });
+    await eventually(
+      'requests reported by both sidecars',
+      async () => (await count('istio-vmi', 'destination')) > 0 && (await count('cirros-vmi', 'source')) > 0,
+      120_000,
+      1000,
+    );
+    const dest = samples(await metrics('istio-vmi'), 'istio_requests_total').find(
+      (s) => s.labels.reporter === 'destination' && s.labels.source_workload === 'cirros-vmi',
+    );
+    assert.ok(dest);
+    assert.deepEqual(
+      {
+        source_workload_namespace: dest.labels.source_workload_namespace,
+        source_app: dest.labels.source_app,
+        destination_workload_namespace: dest.labels.destination_workload_namespace,
+        destination_app: dest.labels.destination_app,
+        destination_service: dest.labels.destination_service,
+        destination_service_namespace: dest.labels.destination_service_namespace,
+        request_protocol: dest.labels.request_protocol,
+        connection_security_policy: dest.labels.connection_security_policy,
+        source_principal: dest.labels.source_principal,
+      },
+      {
+        source_workload_namespace: 'default',
+        source_app: 'cirros-vmi',
+        destination_workload_namespace: 'default',
+        destination_app: 'istio-vmi',
+        destination_service: 'istio-vmi-svc.default.svc.cluster.local',
+        destination_service_namespace: 'default',
+        request_protocol: 'http',
+        connection_security_policy: 'none',
+        // Principals come from mTLS certificates; plaintext traffic has none, as in Istio without mTLS.
+        source_principal: 'unknown',
+      },
+    );
+    const window = 20;
+    const [d1, s1] = [await count('istio-vmi', 'destination'), await count('cirros-vmi', 'source')];
+    await new Promise((r) => setTimeout(r, window * 1000));
+    const [d2, s2] = [await count('istio-vmi', 'destination'), await count('cirros-vmi', 'source')];
+    for (const [who, rate] of [
+      ['destination', (d2 - d1) / window],
+      ['source', (s2 - s1) / window],
+    ] as const) {
+      assert.ok(rate >= 0.5 && rate <= 1.5, `${who}-reported rate ${rate.toFixed(2)} rps; the loop makes about 1`);
+    }
+    const durations = samples(await metrics('istio-vmi'), 'istio_request_duration_milliseconds_count');
+    assert.ok(sum(durations, { reporter: 'destination', source_workload: 'cirros-vmi' }) > 0, 'request durations recorded');
+  });
+
+  it("reports istio-vmi's calls to a host outside the mesh as PassthroughCluster", async () => {
+    await eventually('the outside host asked', async () => (await outside!.requests()) > 0, 120_000, 1000);
+    const m = samples(await metrics('istio-vmi'), 'istio_requests_total');
+    const passthrough = m.filter((s) => s.labels.reporter === 'source' && s.labels.destination_service_name === 'PassthroughCluster');
+    assert.ok(passthrough.length > 0, 'source-reported PassthroughCluster requests');
+    assert.equal(passthrough[0].labels.destination_service, 'kubevirt.io');
+    assert.equal(passthrough[0].labels.source_workload, 'istio-vmi');
+    assert.equal(passthrough[0].labels.response_code, '200');
+  });
+
+  it('takes inbound connections through the sidecar: a declared port, any port of a VM that declares none, never 15008', async () => {
+    const istio = (await launcherPod('istio-vmi')).status.podIP;
+    // The walkthrough's server (an nc loop) refuses a connection now and then between two answers: a 503 UF then.
+    assert.match(await eventually('Hello from istio-vmi:8080', async () => (await httpGet(istio, 8080)).match(/Hello/)?.[0], 30_000, 500), /Hello/);
+    await c.k(['wait', '--for=condition=ready', '--timeout=300s', 'pod', '-l', 'app=port-vmi']);
+    const port = (await launcherPod('port-vmi')).status.podIP;
+    assert.equal(await eventually('port-vmi:9090', () => httpGet(port, 9090).catch(() => undefined), 120_000, 1000), 'port-vmi-9090\n');
+    const inbound = samples(await metrics('port-vmi'), 'istio_requests_total');
+    assert.ok(sum(inbound, { reporter: 'destination', destination_workload: 'port-vmi' }) > 0, 'the inbound request went through the sidecar');
+    // The guest listens on 15008 too, but Istio's ports stay with the sidecar (which has nothing there).
+    assert.notEqual(await tcpState(port, 15008).then(async (s) => (s === 'open' ? httpGet(port, 15008).catch(() => 'closed') : s)), 'guest-15008\n');
+  });
+
+  it('pushes a new endpoint to every proxy; proxy-status shows SYNCED again', async () => {
+    const before = await proxyStatus();
+    await c.k(
+      ['create', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'port-svc' }, spec: { selector: { app: 'port-vmi' }, ports: [{ port: 9090 }] } }),
+    );
+    const portIP = (await launcherPod('port-vmi')).status.podIP;
+    for (const vmi of ['istio-vmi', 'cirros-vmi']) {
+      const pod = (await launcherPod(vmi)).metadata.name;
+      await eventually(
+        `${vmi}'s proxy has port-svc's endpoint`,
+        async () => {
+          const r = await c.virtmesh(['proxy-config', 'endpoint', `${pod}.default`]);
+          return r.code === 0 && r.stdout.split('\n').some((l) => l.includes(`${portIP}:9090`) && l.includes('port-svc.default.svc.cluster.local'));
+        },
+        60_000,
+        1000,
+      );
+    }
+    await eventually('every proxy SYNCED after the push', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 60_000, 1000);
+    assert.notEqual(await proxyStatus(), before);
+  });
+
+  it('keeps the last good config when a proxy rejects one (NACK), and serves on', async () => {
+    const vs = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'istio-vmi-regex' },
+      // RE2 takes the ungreedy flag; the sidecar compiles routes with JavaScript's RegExp, which has no such thing.
+      spec: { hosts: ['istio-vmi-svc'], http: [{ match: [{ uri: { regex: '(?U)/(.*)' } }], route: [{ destination: { host: 'istio-vmi-svc' } }] }] },
+    };
+    await c.k(['create', '-f', '-'], JSON.stringify(vs));
+    const row = await eventually(
+      'cirros-vmi NACKs the route',
+      async () => {
+        const r = await rowOf('cirros-vmi');
+        return r && /NACK/.test(r.rds) ? r : undefined;
+      },
+      60_000,
+      1000,
+    );
+    assert.equal(row.cds, 'SYNCED');
+    const count = async () =>
+      sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi', response_code: '200' });
+    const n1 = await count();
+    await eventually('traffic on, with the old routes', async () => (await count()) >= n1 + 3, 30_000, 1000);
+    await c.k(['delete', 'virtualservice', 'istio-vmi-regex']);
+    await eventually('SYNCED once the bad route is gone', async () => synced(await rowOf('cirros-vmi')), 60_000, 1000);
+  });
+
+  it('serves traffic while the control plane is away and resyncs when it comes back', async () => {
+    const pidFile = join(c.stateDir, 'run', 'pilot.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const count = async () =>
+      sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi', response_code: '200' });
+    process.kill(pid, 'SIGSTOP'); // frozen: connections stay open, nothing answers
+    try {
+      const n1 = await count();
+      await eventually('traffic while the control plane is frozen', async () => (await count()) >= n1 + 5, 30_000, 1000);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+      process.kill(pid, 'SIGCONT');
+    }
+    const n2 = await count();
+    await eventually('traffic while the control plane is down', async () => (await count()) >= n2 + 2, 30_000, 500);
+    await eventually('a new control plane process', async () => Number(readFileSync(pidFile, 'utf8')) !== pid, 30_000, 500);
+    await eventually('both proxies back and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
+  });
+
+  it("leaves an injected pod in Init:0/3 with Multus's event until the istio-cni network exists", async () => {
+    await c.k(['create', 'namespace', 'nonad']);
+    await c.k(['label', 'namespace', 'nonad', 'istio-injection=enabled']);
+    await c.k(['create', '-n', 'nonad', '-f', '-'], listenerVmi('nonad-vmi'));
+    const row = await eventually(
+      'Init:0/3',
+      async () => (await c.k(['get', 'pods', '-n', 'nonad', '--no-headers'])).split('\n').find((l) => /\s0\/3\s+Init:0\/3\s/.test(l)),
+      60_000,
+      1000,
+    );
+    assert.match(row, /^virt-launcher-nonad-vmi-/);
+    const events = await c.k(['get', 'events', '-n', 'nonad', '--field-selector', 'reason=FailedCreatePodSandBox']);
+    assert.match(events, /cannot find a network-attachment-definition \(istio-cni\) in namespace \(nonad\)/);
+    await c.k(['delete', 'namespace', 'nonad', '--wait=true', '--timeout=120s']);
+  });
+
+  it('does not inject a pod whose namespace is not labelled: 2/2', async () => {
+    await c.k(['create', 'namespace', 'nolabel']);
+    await c.k(['create', '-n', 'nolabel', '-f', '-'], listenerVmi('nolabel-vmi'));
+    const row = await eventually(
+      'the launcher pod',
+      async () => (await c.k(['get', 'pods', '-n', 'nolabel', '--no-headers'])).split('\n').find((l) => l.startsWith('virt-launcher-')),
+      60_000,
+      500,
+    );
+    assert.match(row, /^virt-launcher-nolabel-vmi-\w+\s+\d\/2\s/);
+    await c.k(['delete', 'namespace', 'nolabel', '--wait=true', '--timeout=120s']);
+  });
+});
