@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
+import { createError } from '../errors/index.js';
 import { nodeNetwork, sandboxNames } from '../node/index.js';
 import {
   type ConfigRefs,
@@ -51,7 +52,7 @@ export function readPilotInfo(stateDir: string): PilotInfo {
   try {
     info = JSON.parse(readFileSync(pilotInfoPath(stateDir), 'utf8'));
   } catch {
-    throw new Error(`the mesh control plane is not running (no ${pilotInfoPath(stateDir)}); start the cluster with \`virtmesh cluster up\``);
+    throw createError('VM_ERR_MESH_NOT_RUNNING', [pilotInfoPath(stateDir)]);
   }
   if (!info.debugUrl) throw new Error(`${pilotInfoPath(stateDir)} has no debugUrl`);
   return { debugUrl: info.debugUrl, name: info.name ?? 'istiod' };
@@ -131,9 +132,7 @@ async function sidecarPod(client: ApiClient, name: string, namespace: string): P
   }
   const containers = ((pod.spec as { containers?: Array<{ name: string }> } | undefined)?.containers ?? []).map((c) => c.name);
   if (!containers.includes('istio-proxy')) {
-    throw new Error(
-      `failed to execute command on sidecar: error execing into ${name}/${namespace} istio-proxy container: container istio-proxy is not valid for pod ${name}`,
-    );
+    throw createError('VM_ERR_MESH_NO_SIDECAR', [name, namespace, name]);
   }
   return pod;
 }
@@ -172,7 +171,7 @@ export async function proxyStatus(
   }
   const { name, namespace } = podTarget(target, opts.namespace);
   const status = statuses.find((s) => s.proxy === `${name}.${namespace}`);
-  if (!status) throw new Error(`${name}.${namespace} is not connected to ${pilot.name} (see \`virtmesh proxy-status\`)`);
+  if (!status) throw createError('VM_ERR_MESH_PROXY_NOT_CONNECTED', [`${name}.${namespace}`, pilot.name]);
   out.write(proxyStatusDetail(status));
   // As istioctl does for one pod: compare what the control plane sent with what the proxy runs.
   try {

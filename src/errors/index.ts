@@ -26,6 +26,12 @@ export const errorSpecs = {
     status: 400,
     message: 'Unable to connect to VirtualMachineInstance %s because phase is %s instead of Running',
   },
+  VM_ERR_MESH_NOT_RUNNING: { status: 503, message: 'the mesh control plane is not running (no %s); start the cluster with `virtmesh cluster up`' },
+  VM_ERR_MESH_NO_SIDECAR: {
+    status: 400,
+    message: 'failed to execute command on sidecar: error execing into %s/%s istio-proxy container: container istio-proxy is not valid for pod %s',
+  },
+  VM_ERR_MESH_PROXY_NOT_CONNECTED: { status: 404, message: '%s is not connected to %s (see `virtmesh proxy-status`)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;
