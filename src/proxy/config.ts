@@ -169,6 +169,10 @@ export interface ProxyNode {
     istioVersion: string;
     /** Ports of the workload's containers (ISTIO_META_POD_PORTS). */
     podPorts?: number[];
+    /** The pod's labels (ISTIO_METAJSON_LABELS), for workload selectors (Sidecar, DestinationRule subsets). */
+    labels?: Record<string, string>;
+    /** ISTIO_META_MESH_ID. */
+    meshId?: string;
   };
 }
 
