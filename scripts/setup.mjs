@@ -4,7 +4,7 @@
 // Only Node's own modules here: this runs before npm packages exist.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,10 +42,22 @@ function aptInstall(packages) {
   }
   say(`installing Debian packages: ${packages.join(' ')}`);
   run('apt-get', ['update', '-q']);
-  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  // Packages with a service (nginx, haproxy) must not start it: the benchmark runs its own, on loopback.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
 }
 
-const missing = Object.entries(debian)
+// What the mesh benchmark compares the sidecar with (`setup.mjs --bench`).
+const benchDebian = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk' };
+const forBench = process.argv.includes('--bench');
+
+const missing = Object.entries({ ...debian, ...(forBench ? benchDebian : {}) })
   .filter(([cmd]) => (cmd.startsWith('pkg:') ? !installed(cmd.slice(4)) : !has(cmd)))
   .map(([, pkg]) => pkg);
 aptInstall([...new Set(missing)]);
@@ -71,7 +83,9 @@ const addonSource = join(root, 'native', 'original-dst', 'original_dst.c');
 const addonBuilt = join(root, 'native', 'original-dst', 'build', 'Release', 'original_dst.node');
 if (!existsSync(addonBuilt) || statSync(addonSource).mtimeMs > statSync(addonBuilt).mtimeMs) {
   say('building the SO_ORIGINAL_DST addon (node-gyp)');
-  run('npm', ['run', '-s', 'build:native']);
+  // Node's own headers (Debian's nodejs ships them): node-gyp would otherwise try to download them.
+  const headers = existsSync('/usr/include/node/node_api.h') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {};
+  run('npm', ['run', '-s', 'build:native'], { env: { ...process.env, ...headers } });
 } else say('the SO_ORIGINAL_DST addon is built');
 
 say('building (tsc)');
