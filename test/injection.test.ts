@@ -41,10 +41,11 @@ describe('sidecar injection through kubectl', () => {
     assert.match(await c.k(['get', 'pod', '-n', 'mesh', 'web', '--no-headers']), /^web\s+0\/2\s+Init:0\/1\s/);
   });
 
-  it('leaves alone a pod that does not ask, one that says "false", and any pod of an unlabelled namespace', async () => {
+  it('injects a labelled namespace\'s pods by default; leaves alone one that says "false" and the annotated pods of an unlabelled namespace', async () => {
+    await c.k(['create', '-n', 'mesh', '-f', '-'], pod('quiet'));
+    assert.equal(JSON.parse(await c.k(['get', 'pod', '-n', 'mesh', 'quiet', '-o', 'json'])).spec.containers.length, 2);
     await c.k(['create', 'namespace', 'plain']);
     for (const [ns, name, inject] of [
-      ['mesh', 'quiet', undefined],
       ['mesh', 'optout', 'false'],
       ['plain', 'web', 'true'],
     ] as const) {

@@ -120,7 +120,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     );
     assert.deepEqual(
       pod.spec.initContainers.map((x: { name: string }) => x.name),
-      ['container-disk-binary', 'volumecontainerdisk-init', 'istio-validation'],
+      ['istio-validation', 'container-disk-binary', 'volumecontainerdisk-init'],
     );
     assert.deepEqual(pod.spec.containers[0].readinessProbe.httpGet, { path: '/app-health/compute/readyz', port: 15020, scheme: 'HTTP' });
     assert.equal(pod.metadata.annotations['traffic.sidecar.istio.io/kubevirtInterfaces'], 'k6t-eth0');

@@ -231,7 +231,7 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
   } else out.write('No cluster daemon is running.\n');
   for (const f of [p.pid, p.runInfo]) if (existsSync(f)) unlinkSync(f);
   // A daemon that crashed or was killed leaves its VMs, sidecars, control plane, namespaces and rules: remove them here.
-  killLeftoverControlPlane(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
+  await killLeftoverControlPlane(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
   await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
   if (keepState) {
     out.write(`State kept in ${cfg.stateDir}\n`);

@@ -100,7 +100,7 @@ export async function startClusterComponents(
     // The mesh control plane, its own process as istiod is, listens on the node's bridge address;
     // sidecars reach it as istiod.istio-system.svc.
     const pidFile = join(cfg.stateDir, 'run', 'pilot.pid');
-    killLeftoverControlPlane(pidFile, cfg.stateDir);
+    await killLeftoverControlPlane(pidFile, cfg.stateDir);
     const pilot = superviseControlPlane({
       stateDir: cfg.stateDir,
       settings: {

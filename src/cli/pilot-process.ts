@@ -47,8 +47,9 @@ export function superviseControlPlane(opts: {
   const start = () => {
     const fd = openSync(opts.logFile, 'a');
     try {
+      // stdin is a pipe from the daemon: when the daemon dies, however it dies, the control plane sees EOF and goes too.
       child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--state-dir', opts.stateDir], {
-        stdio: ['ignore', fd, fd],
+        stdio: ['pipe', fd, fd],
         env: { ...process.env, [SETTINGS_ENV]: JSON.stringify(opts.settings) },
       });
     } finally {
@@ -56,17 +57,24 @@ export function superviseControlPlane(opts: {
     }
     const started = Date.now();
     const me = child;
-    me.on('error', (e) => opts.log(`control plane: ${e.message}`));
-    writeFileSync(`${opts.pidFile}.tmp`, String(me.pid ?? ''));
-    renameSync(`${opts.pidFile}.tmp`, opts.pidFile);
-    me.on('exit', (code, signal) => {
-      if (stopping || child !== me) return;
+    me.stdin?.on('error', () => {});
+    if (me.pid) {
+      writeFileSync(`${opts.pidFile}.tmp`, String(me.pid));
+      renameSync(`${opts.pidFile}.tmp`, opts.pidFile);
+    }
+    let gone = false;
+    const died = (why: string) => {
+      if (gone || stopping || child !== me) return;
+      gone = true;
       // A process that ran a while before dying starts the back-off over.
       failures = Date.now() - started > 60_000 ? 0 : failures + 1;
       const delay = RESTART_BACKOFF_MS[Math.min(failures, RESTART_BACKOFF_MS.length - 1)];
-      opts.log(`control plane exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);
+      opts.log(`control plane ${why}; restarting in ${delay / 1000}s`);
       restartTimer = setTimeout(start, delay);
-    });
+    };
+    // A process that could not be started emits 'error' and never 'exit'.
+    me.on('error', (e) => died(`failed: ${e.message}`));
+    me.on('exit', (code, signal) => died(`exited (${signal ?? `code ${code}`})`));
   };
   start();
   return {
@@ -87,12 +95,29 @@ export function superviseControlPlane(opts: {
   };
 }
 
-/** Kills a control plane process a crashed daemon left (recorded pid whose command line names this state directory). */
-export function killLeftoverControlPlane(pidFile: string, stateDir: string): void {
+const isControlPlaneOf = (pid: number, stateDir: string) => {
   try {
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) process.kill(pid, 'SIGKILL');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Kills a control plane process a crashed daemon left (recorded pid whose command line names this
+ * state directory), and waits until it is gone, so its ports are free for the next one.
+ */
+export async function killLeftoverControlPlane(pidFile: string, stateDir: string): Promise<void> {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8'));
   } catch {}
+  if (pid && isControlPlaneOf(pid, stateDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+    for (let i = 0; i < 50 && isControlPlaneOf(pid, stateDir); i++) await new Promise((r) => setTimeout(r, 100));
+  }
   rmSync(pidFile, { force: true });
 }
 
@@ -117,6 +142,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // The daemon holds the other end of stdin: its end (a crash included) is this process's end.
+  process.stdin.on('end', stop).on('error', stop).resume();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

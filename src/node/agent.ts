@@ -21,9 +21,9 @@ import {
   sweepClusterNetwork,
 } from './net.js';
 import { PodWorker } from './pod-worker.js';
-import { killLeftoverSidecar } from './sidecar.js';
 import { applyHostRules, removeHostRules, type ServicePortRule } from './rules.js';
 import { serviceRules } from './service-rules.js';
+import { killLeftoverSidecar } from './sidecar.js';
 
 export interface NodeAgentConfig {
   client: ApiClient;

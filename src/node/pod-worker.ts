@@ -14,7 +14,7 @@ import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolv
 import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
 import { Prober, type ProbeSpec } from './probes.js';
 import { applyPodRules, captureFromAnnotations, renderPodRules, type ServicePortRule } from './rules.js';
-import { killLeftoverSidecar, PROXY_UID, type RunningSidecar, type SidecarContainerSpec, startSidecarProcess } from './sidecar.js';
+import { capLogFile, killLeftoverSidecar, PROXY_UID, type RunningSidecar, type SidecarContainerSpec, startSidecarProcess } from './sidecar.js';
 
 export interface PodWorkerDeps {
   client: ApiClient;
@@ -52,6 +52,8 @@ export class PodWorker {
   #plan: VmPlan | undefined;
   #vm: RunningVm | undefined;
   #sidecar: RunningSidecar | undefined;
+  /** The VM has exited: nothing is started or probed for it any more (a takeover may learn it late). */
+  #computeDone = false;
   #probes: Prober[] = [];
   #stopping = false;
   #started: Promise<void> | undefined;
@@ -138,14 +140,17 @@ export class PodWorker {
     this.#stopping = true;
     for (const p of this.#probes) p.stop();
     await this.#started;
+    // Every container is told at once and the grace period is shared, as the kubelet does.
+    const stops: Array<Promise<void>> = [];
     if (this.#vm) {
       this.#deps.events(this.#pod, 'Normal', 'Killing', 'Stopping container compute');
-      await this.#vm.stop(graceSeconds);
+      stops.push(this.#vm.stop(graceSeconds));
     }
     if (this.#sidecar) {
       this.#deps.events(this.#pod, 'Normal', 'Killing', `Stopping container ${SIDECAR}`);
-      await this.#sidecar.stop(graceSeconds);
+      stops.push(this.#sidecar.stop(graceSeconds));
     }
+    await Promise.all(stops);
     await this.teardown();
     if (removeObject) {
       const m = this.#pod.metadata;
@@ -257,7 +262,7 @@ export class PodWorker {
   #startSidecar(startedAt = now(), ready = false): void {
     const spec = this.#containerSpec(SIDECAR);
     const c = this.#container(SIDECAR);
-    if (!spec || !c || !this.#sandbox || this.#stopping) return;
+    if (!spec || !c || !this.#sandbox || this.#stopping || this.#computeDone) return;
     killLeftoverSidecar(this.dir, this.uid);
     try {
       this.#sidecar = startSidecarProcess({
@@ -282,10 +287,14 @@ export class PodWorker {
     void sidecar.exited.then((code) => {
       if (this.#stopping || this.#sidecar !== sidecar) return;
       c.ready = false;
-      c.current = { state: 'terminated', exitCode: code ?? 137, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() };
+      // Asked to quit because the VM is gone (virt-launcher's quitquitquit): a clean finish, however it ended.
+      const exitCode = this.#computeDone ? 0 : (code ?? 137);
+      c.current = { state: 'terminated', exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() };
       this.#pushStatus();
     });
     this.#startProbes(SIDECAR, spec, Date.parse(startedAt), ready);
+    const logCap = setInterval(() => capLogFile(this.logPath(SIDECAR)), 60_000).unref();
+    void sidecar.exited.then(() => clearInterval(logCap));
   }
 
   #vmNat() {
@@ -365,6 +374,7 @@ export class PodWorker {
     if (this.#stopping) return;
     await this.applyRules();
     // A sidecar outlives its node agent only as an orphan; a new one takes its place (its config comes from the control plane).
+    if (this.#computeDone) return; // the VM ended while its VMI was being read: nothing left to run
     this.#startSidecar();
     this.#pushStatus();
     this.#startProbes('compute', spec, Date.parse(computeStartedAt), this.#container('compute')?.ready);
@@ -489,13 +499,15 @@ export class PodWorker {
   }
 
   #computeExited(code: number | null, startedAt: string): void {
+    this.#computeDone = true;
     for (const p of this.#probes) p.stop();
     if (this.#stopping) return;
     // The VM is gone: its sidecar goes too (virt-launcher asks istio-proxy to quit), so the pod can finish.
-    void this.#sidecar?.stop(0);
+    void this.#sidecar?.stop(2);
     const finishedAt = now();
     const exitCode = code ?? 137;
     for (const c of this.#state.containers) {
+      if (c.name === SIDECAR && c.current.state !== 'running') continue; // never started, or already ended on its own
       c.ready = false;
       const ok = c.name !== 'compute' || exitCode === 0;
       c.current = { state: 'terminated', exitCode: ok ? 0 : exitCode, reason: ok ? 'Completed' : 'Error', startedAt, finishedAt };

@@ -70,10 +70,16 @@ describe('capture rules (the istio-cni role)', () => {
   it("sends the VM's outbound TCP to 15001 and inbound TCP to 15006, before any service or VM translation", () => {
     const pre = rules.filter((l) => l.startsWith('-A PREROUTING'));
     assert.deepEqual(pre.slice(0, 3), [
-      '-A PREROUTING -i k6t-eth0 -p tcp -m tcp --dport 25 -j RETURN',
-      '-A PREROUTING -i k6t-eth0 -p tcp -j ISTIO_REDIRECT',
+      '-A PREROUTING -i k6t-eth0 -p tcp -j ISTIO_KUBEVIRT',
       '-A PREROUTING -p tcp -j ISTIO_INBOUND',
+      '-A PREROUTING -j VIRTMESH-SERVICES',
     ]);
+    assert.deepEqual(
+      rules.filter((l) => l.startsWith('-A ISTIO_KUBEVIRT')),
+      ['-A ISTIO_KUBEVIRT -p tcp -m tcp --dport 25 -j RETURN', '-A ISTIO_KUBEVIRT -j ISTIO_REDIRECT'],
+      'an excluded port returns into PREROUTING, on to the service rules',
+    );
+    assert.equal(rules.filter((l) => l.startsWith('-A ISTIO_INBOUND'))[0], '-A ISTIO_INBOUND -i k6t-eth0 -j RETURN');
     assert.ok(rules.includes('-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001'));
     assert.ok(rules.includes('-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006'));
     assert.ok(rules.indexOf('-A OUTPUT -p tcp -j ISTIO_OUTPUT') < rules.indexOf('-A OUTPUT -j VIRTMESH-SERVICES'));

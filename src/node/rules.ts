@@ -100,13 +100,15 @@ const inboundExcluded = [15008, 15090, 15021, 15020];
  * workload's outbound TCP to 15001, the proxy's own traffic (its uid) and loopback left alone.
  */
 function captureRules(c: Capture): string[] {
-  const rules = [':ISTIO_INBOUND - [0:0]', ':ISTIO_IN_REDIRECT - [0:0]', ':ISTIO_OUTPUT - [0:0]', ':ISTIO_REDIRECT - [0:0]'];
-  for (const iface of c.kubevirtInterfaces) {
-    for (const range of c.excludeOutboundIPRanges) rules.push(`-A PREROUTING -i ${iface} -d ${range} -j RETURN`);
-    for (const port of c.excludeOutboundPorts) rules.push(`-A PREROUTING -i ${iface} -p tcp -m tcp --dport ${port} -j RETURN`);
-    rules.push(`-A PREROUTING -i ${iface} -p tcp -j ISTIO_REDIRECT`);
-  }
+  const rules = [':ISTIO_INBOUND - [0:0]', ':ISTIO_IN_REDIRECT - [0:0]', ':ISTIO_OUTPUT - [0:0]', ':ISTIO_REDIRECT - [0:0]', ':ISTIO_KUBEVIRT - [0:0]'];
+  // The VM's outbound TCP, in a chain of its own: an exclusion returns to PREROUTING, which goes on to the service rules.
+  for (const iface of c.kubevirtInterfaces) rules.push(`-A PREROUTING -i ${iface} -p tcp -j ISTIO_KUBEVIRT`);
+  for (const range of c.excludeOutboundIPRanges) rules.push(`-A ISTIO_KUBEVIRT -d ${range} -j RETURN`);
+  for (const port of c.excludeOutboundPorts) rules.push(`-A ISTIO_KUBEVIRT -p tcp -m tcp --dport ${port} -j RETURN`);
+  rules.push('-A ISTIO_KUBEVIRT -j ISTIO_REDIRECT');
   rules.push('-A PREROUTING -p tcp -j ISTIO_INBOUND');
+  // What the VM sends out and capture leaves alone is not inbound traffic either.
+  for (const iface of c.kubevirtInterfaces) rules.push(`-A ISTIO_INBOUND -i ${iface} -j RETURN`);
   for (const port of [...new Set([...inboundExcluded, ...c.excludeInboundPorts])]) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j RETURN`);
   if (c.includeInboundPorts === '*') rules.push('-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT');
   else for (const port of c.includeInboundPorts) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j ISTIO_IN_REDIRECT`);

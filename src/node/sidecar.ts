@@ -4,7 +4,7 @@
 // resolved the way the kubelet resolves it (values and downward-API fieldRefs).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../client/index.js';
@@ -71,6 +71,33 @@ function proxyEntry(): string[] {
 
 const pidFile = (podDir: string) => join(podDir, 'istio-proxy.pid');
 
+/** The kubelet rotates a container's log at 10 MiB; the sidecar's access log would otherwise grow for as long as the VM runs. */
+export const MAX_LOG_BYTES = 10 * 1024 * 1024;
+const KEEP_LOG_BYTES = 1024 * 1024;
+
+/**
+ * Cuts a log file written in append mode down to its last megabyte once it passes the limit
+ * (logrotate's copytruncate: the writer's later lines land after what is kept).
+ */
+export function capLogFile(path: string, max = MAX_LOG_BYTES, keep = KEEP_LOG_BYTES): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r+');
+    const size = fstatSync(fd).size;
+    if (size <= max) return;
+    const tail = Buffer.alloc(keep);
+    const n = readSync(fd, tail, 0, keep, size - keep);
+    // Start at a line boundary.
+    const from = tail.indexOf(10) + 1;
+    ftruncateSync(fd, 0);
+    writeSync(fd, tail.subarray(from, n), 0, n - from, 0);
+  } catch {
+    // Gone with its pod: nothing to cap.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Kills the sidecar a previous node agent left for this pod (recorded pid, checked against its command line). */
 export function killLeftoverSidecar(podDir: string, podUid: string): void {
   try {
@@ -91,6 +118,7 @@ export function startSidecarProcess(opts: {
   const uid = opts.pod.metadata.uid as string;
   const env = containerEnv(opts.pod, opts.container, opts.podIP, opts.hostIP);
   const fd = openSync(opts.logFile, 'a');
+  // As the injected container's securityContext says: uid/gid 1337, no capabilities, no way back up (allowPrivilegeEscalation: false).
   const args = [
     'netns',
     'exec',
@@ -99,6 +127,8 @@ export function startSidecarProcess(opts: {
     `--reuid=${PROXY_UID}`,
     `--regid=${PROXY_UID}`,
     '--clear-groups',
+    '--inh-caps=-all',
+    '--no-new-privs',
     process.execPath,
     ...proxyEntry(),
     uid,
@@ -110,15 +140,18 @@ export function startSidecarProcess(opts: {
   } finally {
     closeSync(fd);
   }
-  child.on('error', () => {});
   const pid = child.pid ?? 0;
-  writeFileSync(pidFile(opts.podDir), String(pid));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  if (pid) writeFileSync(pidFile(opts.podDir), String(pid));
+  // A process that could not be started emits 'error' and never 'exit'.
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', () => resolve(127));
+  });
   return {
     pid,
     exited,
     async stop(graceSeconds) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (!pid || child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const wait = Math.max(0, Math.min(graceSeconds, DRAIN_SECONDS)) * 1000;
       let timer: NodeJS.Timeout | undefined;

@@ -16,20 +16,27 @@ const ns = (labels: Record<string, string>) => ({ metadata: { name: 'default', l
 describe('sidecar injection', () => {
   const pod = launcherPod(vmi, 1105) as any;
 
-  it('needs both the namespace label and the pod asking for it; "false" and a disabled namespace opt out', () => {
-    assert.equal(wantsSidecar(pod, ns({ 'istio-injection': 'enabled' })), true);
+  it("follows Istio's policy: a selected namespace injects unless the pod opts out; a pod label injects elsewhere", () => {
+    const enabled = ns({ 'istio-injection': 'enabled' });
+    assert.equal(wantsSidecar(pod, enabled), true);
     assert.equal(wantsSidecar(pod, ns({ 'istio.io/rev': 'default' })), true);
-    assert.equal(wantsSidecar(pod, ns({})), false);
+    assert.equal(wantsSidecar(pod, ns({ 'istio.io/rev': 'canary' })), false, 'another revision is not ours');
+    assert.equal(wantsSidecar(pod, ns({})), false, 'the annotation alone does not select a pod');
     assert.equal(wantsSidecar(pod, ns({ 'istio-injection': 'disabled', 'istio.io/rev': 'default' })), false);
-    const optOut = structuredClone(pod);
-    optOut.metadata.annotations['sidecar.istio.io/inject'] = 'false';
-    assert.equal(wantsSidecar(optOut, ns({ 'istio-injection': 'enabled' })), false);
-    const byLabel = structuredClone(pod);
-    delete byLabel.metadata.annotations['sidecar.istio.io/inject'];
-    assert.equal(wantsSidecar(byLabel, ns({ 'istio-injection': 'enabled' })), false);
-    byLabel.metadata.labels['sidecar.istio.io/inject'] = 'true';
-    assert.equal(wantsSidecar(byLabel, ns({ 'istio-injection': 'enabled' })), true);
-    assert.equal(wantsSidecar(injectSidecar(pod), ns({ 'istio-injection': 'enabled' })), false, 'never twice');
+    const variant = (labels: Record<string, string>, annotations: Record<string, string>) => {
+      const p = structuredClone(pod);
+      p.metadata.labels = { app: 'x', ...labels };
+      p.metadata.annotations = { 'kubevirt.io/domain': 'x', ...annotations };
+      return p;
+    };
+    assert.equal(wantsSidecar(variant({}, {}), enabled), true, 'default on in a selected namespace');
+    assert.equal(wantsSidecar(variant({}, { 'sidecar.istio.io/inject': 'false' }), enabled), false);
+    assert.equal(wantsSidecar(variant({ 'sidecar.istio.io/inject': 'false' }, { 'sidecar.istio.io/inject': 'true' }), enabled), false, 'the label wins');
+    assert.equal(wantsSidecar(variant({}, { 'sidecar.istio.io/inject': 'no' }), enabled), false);
+    assert.equal(wantsSidecar(variant({ 'sidecar.istio.io/inject': 'true' }, {}), ns({})), true, 'the pod label selects it anywhere');
+    assert.equal(wantsSidecar(variant({ 'sidecar.istio.io/inject': 'true' }, {}), ns({ 'istio-injection': 'disabled' })), false);
+    assert.equal(wantsSidecar(injectSidecar(pod), enabled), false, 'never twice');
+    assert.equal(wantsSidecar({ metadata: { name: 'broken' } }, enabled), false, 'a pod without containers is left to validation');
   });
 
   const injected = injectSidecar(pod);
@@ -40,7 +47,7 @@ describe('sidecar injection', () => {
     );
     assert.deepEqual(
       injected.spec.initContainers.map((c: any) => c.name),
-      ['container-disk-binary', 'volumecontainerdisk-init', 'istio-validation'],
+      ['istio-validation', 'container-disk-binary', 'volumecontainerdisk-init'],
     );
     const proxy = injected.spec.containers[2];
     assert.equal(proxy.securityContext.runAsUser, 1337);

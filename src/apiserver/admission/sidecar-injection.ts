@@ -1,9 +1,10 @@
-// Istio's sidecar injector (a mutating webhook on pod creation), for the pods
-// virtmesh runs: a pod whose namespace is labelled istio-injection=enabled (or
-// istio.io/rev) and that asks for it with sidecar.istio.io/inject: "true" gets the
-// istio-proxy container, the istio-validation init container, the istio-cni
-// network (Multus), Istio's labels and annotations, and its HTTP/TCP probes
-// rewritten to the sidecar's agent port, as Istio renders its injection template.
+// Istio's sidecar injector (a mutating webhook on pod creation): a pod in a
+// namespace labelled istio-injection=enabled (or istio.io/rev=default) that does not
+// opt out, or a pod labelled sidecar.istio.io/inject=true in a namespace that does
+// not disable injection, gets the istio-proxy container, the istio-validation init
+// container, the istio-cni network (Multus), Istio's labels and annotations, and its
+// HTTP/TCP probes rewritten to the sidecar's agent port, as Istio renders its
+// injection template.
 
 /** The version the injected proxy reports (proxy-status's VERSION column). */
 export const PROXY_VERSION = '1.24.2';
@@ -17,15 +18,31 @@ type Obj = Record<string, any>;
 
 const INJECT = 'sidecar.istio.io/inject';
 
-/** Istio's rule for this injector: the namespace opts in by label, the pod by annotation or label ("false" opts out). */
+/** Istio reads the inject label and annotation as a boolean the way Go's strconv.ParseBool and its own "y/yes/on" do. */
+function parseInject(v: unknown): boolean | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = v.toLowerCase();
+  if (['true', 't', '1', 'y', 'yes', 'on'].includes(t)) return true;
+  if (['false', 'f', '0', 'n', 'no', 'off'].includes(t)) return false;
+  return undefined;
+}
+
+/**
+ * Istio's default webhooks and policy: a namespace selected by istio-injection=enabled or
+ * istio.io/rev=default injects every pod but those that opt out (label or annotation "false");
+ * a pod labelled sidecar.istio.io/inject=true is injected in any namespace not labelled disabled.
+ */
 export function wantsSidecar(pod: Obj, namespace: Obj | undefined): boolean {
-  const nsLabels = namespace?.metadata?.labels ?? {};
-  const nsEnabled = nsLabels['istio-injection'] === 'enabled' || (nsLabels['istio.io/rev'] !== undefined && nsLabels['istio-injection'] !== 'disabled');
-  if (!nsEnabled) return false;
-  if (pod.spec?.hostNetwork) return false;
+  if (!Array.isArray(pod.spec?.containers)) return false; // validation rejects it next
+  if (pod.spec.hostNetwork) return false;
   if (pod.metadata?.annotations?.['sidecar.istio.io/status']) return false; // injected already
-  const asked = pod.metadata?.labels?.[INJECT] ?? pod.metadata?.annotations?.[INJECT];
-  return asked === 'true';
+  const nsLabels = namespace?.metadata?.labels ?? {};
+  if (nsLabels['istio-injection'] === 'disabled') return false;
+  const label = parseInject(pod.metadata?.labels?.[INJECT]);
+  const annotation = parseInject(pod.metadata?.annotations?.[INJECT]);
+  const nsSelected = nsLabels['istio-injection'] === 'enabled' || (nsLabels['istio-injection'] === undefined && nsLabels['istio.io/rev'] === 'default');
+  if (nsSelected) return (label ?? annotation) !== false;
+  return label === true && nsLabels['istio.io/rev'] === undefined;
 }
 
 /** The workload a pod belongs to, as Istio derives it: its controller's name (a launcher pod's VMI), else the pod's name. */
@@ -156,8 +173,9 @@ export function injectSidecar(input: Obj): Obj {
     terminationMessagePolicy: 'File',
   });
   // With istio-cni the rules come from the CNI plugin; this init container only checks they are in place.
+  // First among the init containers, as Istio orders it: nothing of the pod's runs before the capture is checked.
   spec.initContainers ??= [];
-  spec.initContainers.push({
+  spec.initContainers.unshift({
     name: 'istio-validation',
     image: PROXY_IMAGE,
     imagePullPolicy: 'IfNotPresent',
