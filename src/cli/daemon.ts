@@ -2,6 +2,7 @@
 // controllers, the mesh control plane and the node agent, each an API client;
 // stopped in reverse order so that nothing the node made outlives the daemon.
 
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerLogSource, RunningApiServer } from '../apiserver/index.js';
 import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '../client/index.js';
@@ -100,6 +101,7 @@ export async function startClusterComponents(
     // The mesh control plane, its own process as istiod is, listens on the node's bridge address;
     // sidecars reach it as istiod.istio-system.svc.
     const pidFile = join(cfg.stateDir, 'run', 'pilot.pid');
+    for (const d of ['run', 'logs']) mkdirSync(join(cfg.stateDir, d), { recursive: true, mode: 0o700 }); // a foreground daemon made neither
     await killLeftoverControlPlane(pidFile, cfg.stateDir);
     const pilot = superviseControlPlane({
       stateDir: cfg.stateDir,
