@@ -214,6 +214,8 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     // No Service names 9090: it reaches the guest through InboundPassthroughCluster, a TCP proxy, as in Istio.
     const inbound = samples(await metrics('port-vmi'), 'istio_tcp_connections_opened_total');
     assert.ok(sum(inbound, { reporter: 'destination', destination_workload: 'port-vmi' }) > 0, 'the inbound connection went through the sidecar');
+    // The sidecar's admin API listens on the pod's loopback only: no way in from outside, captured or not.
+    assert.equal(await tcpState(port, 15000), 'ECONNREFUSED');
     // The guest listens on 15008 too, but Istio's ports stay with the sidecar (which has nothing there).
     assert.notEqual(await tcpState(port, 15008).then(async (s) => (s === 'open' ? httpGet(port, 15008).catch(() => 'closed') : s)), 'guest-15008\n');
   });

@@ -38,9 +38,6 @@ export interface Capture {
   excludeOutboundIPRanges: string[];
 }
 
-/** Ports the sidecar owns; never forwarded to the guest. */
-export const meshReservedPorts = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090];
-
 const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
 
 /** DNAT rules for service addresses, one chain, to jump to from PREROUTING and OUTPUT. */
@@ -92,8 +89,16 @@ export function captureFromAnnotations(annotations: Record<string, string> | und
   };
 }
 
-/** Istio's ports that inbound capture always leaves alone (the sidecar serves them itself). */
-const inboundExcluded = [15008, 15090, 15021, 15020];
+/** Ports the sidecar owns; never forwarded to the guest. */
+export const meshReservedPorts = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090];
+
+/**
+ * Ports inbound capture leaves alone: Istio's (15008, 15090, 15021, 15020, which the sidecar serves
+ * itself) and the rest of its reserved ones. Istio captures those and passes them through to the
+ * pod IP, where nothing listens; virtmesh passes inbound through to the loopback (to reach the
+ * guest), where the sidecar's admin port listens, so they are not captured at all.
+ */
+const inboundExcluded = [15008, 15090, 15021, 15020, ...meshReservedPorts];
 
 /**
  * Istio's capture chains (istio-iptables in REDIRECT mode): inbound TCP to 15006, the
