@@ -110,10 +110,10 @@ function micros(v: string): number {
   return Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1_000_000);
 }
 
-function wrk(port: number, connections: number): WrkResult {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`], {
+function wrk(port: number, connections: number, seconds = SECONDS): WrkResult {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], {
     encoding: 'utf8',
-    timeout: (SECONDS + 30) * 1000,
+    timeout: (seconds + 30) * 1000,
   });
   const pct = (p: string) => micros(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -139,6 +139,9 @@ interface PathResult {
 }
 
 async function measure(name: string, port: number, proxyPids: number[] = []): Promise<PathResult> {
+  // Every path gets the same warm-up first (JIT compilation, connection pools), so no row pays for a cold start.
+  process.stdout.write(`• ${name}: warming up (2 s)…\n`);
+  wrk(port, 4, 2);
   process.stdout.write(`• ${name}: latency (1 connection, ${SECONDS} s)…\n`);
   const latency = wrk(port, 1);
   process.stdout.write(`• ${name}: throughput (16 connections, ${SECONDS} s)…\n`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { after, describe, it } from 'node:test';
+import { isLoopback } from './admin.js';
 import { TypeUrl } from './config.js';
 import {
   CIRROS,
@@ -177,6 +178,11 @@ describe('admin, agent and health endpoints', { timeout: 30_000 }, () => {
     assert.match(idle.received().slice(idle.received().lastIndexOf('HTTP/1.1')), /connection: close\r\n/);
     await drained;
     assert.equal(out.activeConnections(), 0);
+  });
+
+  it('takes /quitquitquit from the loopback only (the agent port is open to the pod network)', () => {
+    for (const a of ['127.0.0.1', '127.0.0.6', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
+    for (const a of ['10.244.0.3', '::ffff:10.244.0.3', '0.0.0.0', undefined]) assert.equal(isLoopback(a), false, String(a));
   });
 
   it('POST /quitquitquit on 15000 and 15020 asks the process to quit', async () => {

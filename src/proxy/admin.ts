@@ -40,7 +40,15 @@ function readiness(ctx: AdminContext, res: ServerResponse): void {
   else send(res, 503, ctx.facts.state() === 'DRAINING' ? 'server is draining\n' : 'config not received from the control plane yet\n');
 }
 
+/** Loopback only, as pilot-agent has it: the agent port is open to the pod network, and anyone there could stop the proxy. */
+export const isLoopback = (address: string | undefined) =>
+  address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
+
 function quit(ctx: AdminContext, req: IncomingMessage, res: ServerResponse): void {
+  if (!isLoopback(req.socket.remoteAddress)) {
+    send(res, 403, 'only requests from localhost are permitted\n');
+    return;
+  }
   if (!requirePost(req, res)) return;
   send(res, 200, 'OK\n');
   res.once('finish', () => setImmediate(ctx.quit));

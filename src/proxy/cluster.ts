@@ -53,6 +53,8 @@ export class ClusterRuntime {
   #ejectedUntilMax = 0;
   readonly #waiters: Array<() => void> = [];
   #closed = false;
+  /** The last endpoint endpointFor gave (an inbound cluster's one workload port, a repeated original destination). */
+  #lastFixed: EndpointState | undefined;
 
   constructor(readonly config: Cluster) {
     const s = config.service;
@@ -98,12 +100,16 @@ export class ClusterRuntime {
 
   /** The endpoint for a fixed address (an original destination, an inbound cluster's workload port). */
   endpointFor(address: string, port: number): EndpointState {
+    // Still valid while the map holds it (the sweep forgets unused original destinations); ep.key's hash is cached.
+    const last = this.#lastFixed;
+    if (last !== undefined && last.port === port && last.address === address && this.#byKey.get(last.key) === last) return last;
     const key = `${address}:${port}`;
     let ep = this.#byKey.get(key);
     if (!ep) {
       ep = new EndpointState(address, port, true);
       this.#byKey.set(key, ep);
     }
+    this.#lastFixed = ep;
     return ep;
   }
 

@@ -6,6 +6,8 @@ import type { Route } from './config.js';
 import { type HttpHead, isHopByHop, reasonPhrase } from './http-head.js';
 import { type HopTrace, TRACE_HEADERS, traceHeaderLines } from './layers/trace-headers.js';
 
+const NONE: ReadonlyArray<{ key: string; value: string }> = [];
+
 export interface UpstreamHeadParts {
   req: HttpHead;
   /** The origin-form target, before any rewrite. */
@@ -43,7 +45,7 @@ export function upstreamRequestHead(p: UpstreamHeadParts): string {
   if (p.upgrade) s += 'connection: upgrade\r\nupgrade: ' + req.upgrade + '\r\n';
   if (!req.get('x-forwarded-proto')) s += 'x-forwarded-proto: http\r\n';
   s += traceHeaderLines(p.trace) + p.peerHeaders;
-  for (const h of route.requestHeadersToAdd ?? []) s += `${h.key.toLowerCase()}: ${h.value}\r\n`;
+  for (const h of route.requestHeadersToAdd ?? NONE) s += `${h.key.toLowerCase()}: ${h.value}\r\n`;
   return s + '\r\n';
 }
 
@@ -74,7 +76,7 @@ export function downstreamResponseHead(p: DownstreamHeadParts): string {
   if (upgraded) s += 'connection: upgrade\r\nupgrade: ' + head.upgrade + '\r\n';
   else if (p.chunked) s += 'transfer-encoding: chunked\r\n';
   s += `x-envoy-upstream-service-time: ${Math.round(p.serviceMs)}\r\n` + p.peerHeaders;
-  for (const h of p.route.responseHeadersToAdd ?? []) s += `${h.key.toLowerCase()}: ${h.value}\r\n`;
+  for (const h of p.route.responseHeadersToAdd ?? NONE) s += `${h.key.toLowerCase()}: ${h.value}\r\n`;
   if (p.close && !upgraded) s += 'connection: close\r\n';
   return s + '\r\n';
 }

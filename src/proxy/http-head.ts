@@ -102,19 +102,45 @@ export function findHeadEnd(buf: Buffer, start: number): number {
   return -1;
 }
 
-/** Splits a head into lines without their line ends; the terminating empty line is dropped. */
-function lines(text: string): string[] {
-  const out: string[] = [];
+/**
+ * Line bounds of the head being parsed: [start, end) of line n (line ends excluded) at 2n and 2n + 1.
+ * Shared scratch space: parsing is synchronous, and a head never needs more than this (more is refused).
+ */
+const LINES = new Int32Array(2 * (MAX_HEADERS + 2));
+
+/**
+ * Finds the lines of `text` (LF or CRLF ended; the terminating empty line and anything after it are
+ * dropped) into LINES and returns how many there are (counting on past the space LINES has).
+ */
+function splitLines(text: string): number {
+  let n = 0;
   let from = 0;
   for (;;) {
     const lf = text.indexOf('\n', from);
     if (lf === -1) break;
     const end = lf > from && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
     if (end === from) break;
-    out.push(text.slice(from, end));
+    if (n < MAX_HEADERS + 2) {
+      LINES[2 * n] = from;
+      LINES[2 * n + 1] = end;
+    }
+    n++;
     from = lf + 1;
   }
-  return out;
+  return n;
+}
+
+/** Whether buf[start, end) holds a byte no field value may hold (NUL, controls but tab, DEL, a CR not ending a line). */
+function hasBadBytes(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c < 32) {
+      if (c === 9 || c === LF || (c === CR && buf[i + 1] === LF)) continue;
+      return true;
+    }
+    if (c === 127) return true;
+  }
+  return false;
 }
 
 function parseVersion(v: string): number {
@@ -125,8 +151,11 @@ function parseVersion(v: string): number {
 
 /** Parses a request head occupying buf[start, end). */
 export function parseRequestHead(buf: Buffer, start: number, end: number): HttpHead | HeadError {
-  const all = lines(buf.toString('latin1', start, end));
-  const line = all[0] ?? '';
+  const text = buf.toString('latin1', start, end);
+  const count = splitLines(text);
+  const line = count > 0 ? text.slice(LINES[0], LINES[1]) : '';
+  // One pass over the bytes spares checking each value on its own (the usual case: nothing is wrong).
+  const clean = !hasBadBytes(buf, start, end);
   const sp1 = line.indexOf(' ');
   const sp2 = line.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 === -1 || line.indexOf(' ', sp2 + 1) !== -1) return new HeadError(400, 'http1.codec_error');
@@ -134,11 +163,11 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): HttpH
   head.method = line.slice(0, sp1);
   head.target = line.slice(sp1 + 1, sp2);
   const minor = parseVersion(line.slice(sp2 + 1));
-  if (!isToken(head.method) || head.target.length === 0 || hasBadValueChar(head.target)) return new HeadError(400, 'http1.codec_error');
+  if (!isToken(head.method) || head.target.length === 0 || (!clean && hasBadValueChar(head.target))) return new HeadError(400, 'http1.codec_error');
   if (minor < 0) return line.startsWith('HTTP/', sp2 + 1) ? new HeadError(505, 'http1.codec_error') : new HeadError(400, 'http1.codec_error');
   head.minor = minor;
   head.bytes = end - start;
-  const err = parseFields(head, all, true);
+  const err = parseFields(head, text, count, true, clean);
   if (err) return err;
   if (head.chunked && head.contentLength >= 0) return new HeadError(400, 'http1.content_length_and_chunked_not_allowed');
   if (head.otherTransferEncoding) return new HeadError(501, 'http1.invalid_transfer_encoding');
@@ -147,8 +176,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): HttpH
 
 /** Parses a response head occupying buf[start, end): lenient about the status line's reason and about folded lines. */
 export function parseResponseHead(buf: Buffer, start: number, end: number): HttpHead | HeadError {
-  const all = lines(buf.toString('latin1', start, end));
-  const line = all[0] ?? '';
+  const text = buf.toString('latin1', start, end);
+  const count = splitLines(text);
+  const line = count > 0 ? text.slice(LINES[0], LINES[1]) : '';
   const sp1 = line.indexOf(' ');
   const minor = parseVersion(sp1 === -1 ? line : line.slice(0, sp1));
   if (minor < 0) return new HeadError(502, 'upstream.invalid_status_line');
@@ -161,30 +191,45 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Http
   head.status = status;
   head.reason = sp2 === -1 ? '' : line.slice(sp2 + 1);
   head.bytes = end - start;
-  const err = parseFields(head, all, false);
+  const err = parseFields(head, text, count, false, !hasBadBytes(buf, start, end));
   if (err) return err;
   if (head.chunked) head.contentLength = -1;
   return head;
 }
 
-function parseFields(head: HttpHead, all: string[], isRequest: boolean): HeadError | undefined {
-  if (all.length - 1 > MAX_HEADERS) return new HeadError(431, 'http1.too_many_headers');
+/** What String.prototype.trim strips, within Latin-1. */
+const isTrimmed = (c: number) => c === 32 || (c >= 9 && c <= 13) || c === 160;
+
+/** The header lines 1..count-1 of `text` (bounds in LINES); `clean`: no value can hold a bad character. */
+function parseFields(head: HttpHead, text: string, count: number, isRequest: boolean, clean: boolean): HeadError | undefined {
+  if (count - 1 > MAX_HEADERS) return new HeadError(431, 'http1.too_many_headers');
   const { names, values } = head;
-  for (let i = 1; i < all.length; i++) {
-    const line = all[i];
-    const first = line.charCodeAt(0);
+  for (let l = 1; l < count; l++) {
+    const from = LINES[2 * l];
+    const to = LINES[2 * l + 1];
+    const first = text.charCodeAt(from);
     if (first === 32 || first === 9) {
       // obs-fold: refused in requests (RFC 7230 3.2.4), joined with a space in responses.
       if (isRequest || values.length === 0) return new HeadError(400, 'http1.codec_error');
-      values[values.length - 1] += ' ' + line.trim();
+      values[values.length - 1] += ' ' + text.slice(from, to).trim();
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return new HeadError(isRequest ? 400 : 502, 'http1.codec_error');
-    const name = line.slice(0, colon).toLowerCase();
-    if (!isToken(name)) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_characters');
-    const value = line.slice(colon + 1).trim();
-    if (hasBadValueChar(value)) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_characters');
+    const colon = text.indexOf(':', from);
+    if (colon <= from || colon >= to) return new HeadError(isRequest ? 400 : 502, 'http1.codec_error');
+    // The name must be a token; it is lowercased only when it has capitals.
+    let upper = false;
+    for (let i = from; i < colon; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 127 || TOKEN[c] === 0) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_characters');
+      if (c >= 65 && c <= 90) upper = true;
+    }
+    const name = upper ? text.slice(from, colon).toLowerCase() : text.slice(from, colon);
+    let vs = colon + 1;
+    let ve = to;
+    while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
+    const value = text.slice(vs, ve);
+    if (!clean && hasBadValueChar(value)) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_characters');
     names.push(name);
     values.push(value);
     const err = noteFramingField(head, name, value, isRequest);
@@ -196,17 +241,14 @@ function parseFields(head: HttpHead, all: string[], isRequest: boolean): HeadErr
 /** Reads the fields that decide framing and connection handling as they go by. */
 function noteFramingField(head: HttpHead, name: string, value: string, isRequest: boolean): HeadError | undefined {
   switch (name) {
-    case 'content-length': {
+    case 'content-length':
       // "5, 5" and repeated equal fields are one length; different ones are a smuggling attempt.
+      if (value.indexOf(',') === -1) return noteContentLength(head, value, isRequest);
       for (const part of value.split(',')) {
-        const v = part.trim();
-        if (!/^\d{1,15}$/.test(v)) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_content_length');
-        const n = Number(v);
-        if (head.contentLength !== -1 && head.contentLength !== n) return new HeadError(isRequest ? 400 : 502, 'http1.content_length_not_allowed');
-        head.contentLength = n;
+        const err = noteContentLength(head, part.trim(), isRequest);
+        if (err) return err;
       }
       return undefined;
-    }
     case 'transfer-encoding': {
       const codings = value.toLowerCase().split(',');
       const last = codings[codings.length - 1].trim();
@@ -215,16 +257,8 @@ function noteFramingField(head: HttpHead, name: string, value: string, isRequest
       return undefined;
     }
     case 'connection':
-      for (const part of value.split(',')) {
-        const t = part.trim().toLowerCase();
-        if (t === 'close') head.connectionClose = true;
-        else if (t === 'keep-alive') head.connectionKeepAlive = true;
-        else if (t === 'upgrade') head.connectionUpgrade = true;
-        else if (t !== '') {
-          head.connectionTokens ??= [];
-          head.connectionTokens.push(t);
-        }
-      }
+      if (value.indexOf(',') === -1) noteConnectionToken(head, value.toLowerCase());
+      else for (const part of value.split(',')) noteConnectionToken(head, part.trim().toLowerCase());
       return undefined;
     case 'upgrade':
       head.upgrade = value;
@@ -238,6 +272,27 @@ function noteFramingField(head: HttpHead, name: string, value: string, isRequest
       return undefined;
     default:
       return undefined;
+  }
+}
+
+const DIGITS = /^\d{1,15}$/;
+
+function noteContentLength(head: HttpHead, v: string, isRequest: boolean): HeadError | undefined {
+  if (!DIGITS.test(v)) return new HeadError(isRequest ? 400 : 502, 'http1.invalid_content_length');
+  const n = Number(v);
+  if (head.contentLength !== -1 && head.contentLength !== n) return new HeadError(isRequest ? 400 : 502, 'http1.content_length_not_allowed');
+  head.contentLength = n;
+  return undefined;
+}
+
+/** One token of a Connection header (trimmed, lowercased). */
+function noteConnectionToken(head: HttpHead, t: string): void {
+  if (t === 'close') head.connectionClose = true;
+  else if (t === 'keep-alive') head.connectionKeepAlive = true;
+  else if (t === 'upgrade') head.connectionUpgrade = true;
+  else if (t !== '') {
+    head.connectionTokens ??= [];
+    head.connectionTokens.push(t);
   }
 }
 

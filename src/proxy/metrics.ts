@@ -1,7 +1,8 @@
 // Istio's standard metrics and a few of Envoy's own, counted where traffic passes
-// and rendered in Prometheus text format when scraped. A request costs one Map
-// lookup: the label set of its (reporter, peers, service) is built once and cached,
-// and the response code and flags are appended to it.
+// and rendered in Prometheus text format when scraped. A request builds no label
+// string: the label set of its (reporter, peers, service) is built once and cached
+// by those objects, and its series is found by that prefix and a number made of the
+// response code and flags.
 
 import type { WorkloadMeta } from './config.js';
 
@@ -106,22 +107,22 @@ function workloadLabels(side: 'source' | 'destination', m: WorkloadMeta | undefi
   ];
 }
 
-let nextId = 1;
-const ids = new WeakMap<object, number>();
-const idOf = (o: object | undefined): number => {
-  if (!o) return 0;
-  let id = ids.get(o);
-  if (id === undefined) {
-    id = nextId++;
-    ids.set(o, id);
-  }
-  return id;
-};
+/** Stands for an absent workload in the prefix cache (WeakMap keys must be objects). */
+const NO_WORKLOAD = {};
+
+type PrefixCache = WeakMap<object, WeakMap<object, WeakMap<ServiceLabels, string>>>;
 
 export class IstioMetrics {
+  /** Every series by its full label set, in creation order (what render walks). */
   readonly #requests = new Map<string, RequestSeries>();
+  /** The same series by prefix, then by response code, flags and reporter: no label string is built per request. */
+  readonly #requestsByPrefix = new Map<string, Map<number, RequestSeries>>();
   readonly #tcp = new Map<string, TcpSeries>();
-  readonly #prefixes = new Map<string, string>();
+  /**
+   * Prefixes by reporter and protocol, then by the source, destination and service objects themselves:
+   * a lookup hashes no string, and prefixes of objects no longer in use go with them.
+   */
+  readonly #prefixes: PrefixCache[] = [new WeakMap(), new WeakMap(), new WeakMap(), new WeakMap()];
 
   /**
    * The labels from reporter through destination_canonical_revision, plus
@@ -135,8 +136,18 @@ export class IstioMetrics {
     destination: WorkloadMeta | undefined,
     service: ServiceLabels,
   ): string {
-    const key = `${reporter}${protocol}${idOf(source)}:${idOf(destination)}:${idOf(service)}`;
-    let prefix = this.#prefixes.get(key);
+    const bySource = this.#prefixes[(reporter === 'source' ? 0 : 2) + (protocol === 'http' ? 0 : 1)];
+    let byDestination = bySource.get(source ?? NO_WORKLOAD);
+    if (!byDestination) {
+      byDestination = new WeakMap();
+      bySource.set(source ?? NO_WORKLOAD, byDestination);
+    }
+    let byService = byDestination.get(destination ?? NO_WORKLOAD);
+    if (!byService) {
+      byService = new WeakMap();
+      byDestination.set(destination ?? NO_WORKLOAD, byService);
+    }
+    let prefix = byService.get(service);
     if (prefix === undefined) {
       prefix = [
         `reporter="${reporter}"`,
@@ -152,19 +163,29 @@ export class IstioMetrics {
         `destination_canonical_revision="${orUnknown(destination?.canonicalRevision)}"`,
         `request_protocol="${protocol}"`,
       ].join(',');
-      if (this.#prefixes.size > 10000) this.#prefixes.clear();
-      this.#prefixes.set(key, prefix);
+      byService.set(service, prefix);
     }
     return prefix;
   }
 
   recordRequest(prefix: string, reporter: Reporter, code: number, flags: number, durationMs: number, requestBytes: number, responseBytes: number): void {
-    const key = `${prefix},response_code="${code}",grpc_response_status="",response_flags="${flagsString(flags)}",connection_security_policy="${reporter === 'source' ? 'unknown' : 'none'}"`;
-    let s = this.#requests.get(key);
+    // The prefix is the cached string, so its hash is computed once; the rest of the key is a number.
+    let byOutcome = this.#requestsByPrefix.get(prefix);
+    const outcome = (code * 4096 + flags) * 2 + (reporter === 'source' ? 1 : 0);
+    let s = byOutcome?.get(outcome);
     if (!s) {
-      if (this.#requests.size >= MAX_SERIES) return;
-      s = new RequestSeries();
-      this.#requests.set(key, s);
+      const key = `${prefix},response_code="${code}",grpc_response_status="",response_flags="${flagsString(flags)}",connection_security_policy="${reporter === 'source' ? 'unknown' : 'none'}"`;
+      s = this.#requests.get(key);
+      if (!s) {
+        if (this.#requests.size >= MAX_SERIES) return;
+        s = new RequestSeries();
+        this.#requests.set(key, s);
+      }
+      if (!byOutcome) {
+        byOutcome = new Map();
+        this.#requestsByPrefix.set(prefix, byOutcome);
+      }
+      byOutcome.set(outcome, s);
     }
     s.count++;
     s.duration.observe(durationMs);

@@ -57,6 +57,9 @@ export class CompiledRouteConfig {
   readonly #suffixes: Array<[string, CompiledVirtualHost]> = [];
   readonly #prefixes: Array<[string, CompiledVirtualHost]> = [];
   #catchAll: CompiledVirtualHost | undefined;
+  /** The last Host header looked up and its answer: a connection's requests mostly carry the same one. */
+  #lastHost: string | undefined;
+  #lastVirtualHost: CompiledVirtualHost | undefined;
 
   /** Throws when a regex does not compile or a domain repeats (Envoy rejects both). */
   constructor(readonly config: RouteConfiguration) {
@@ -80,6 +83,14 @@ export class CompiledRouteConfig {
 
   /** The virtual host answering `host` (a Host header, lowercased or not). */
   findVirtualHost(hostHeader: string): CompiledVirtualHost | undefined {
+    if (hostHeader === this.#lastHost) return this.#lastVirtualHost;
+    const vh = this.#find(hostHeader);
+    this.#lastHost = hostHeader;
+    this.#lastVirtualHost = vh;
+    return vh;
+  }
+
+  #find(hostHeader: string): CompiledVirtualHost | undefined {
     const host = hostHeader.toLowerCase();
     const colon = host.lastIndexOf(':');
     const bare = colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host;

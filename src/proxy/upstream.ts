@@ -11,8 +11,11 @@ import { findHeadEnd, HeadError, type HttpHead, parseResponseHead, skipEmptyLine
 const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
 
 export interface ResponseHandler {
-  /** The final response head (1xx other than 101 are skipped). */
-  onResponseHead(head: HttpHead): void;
+  /**
+   * The final response head (1xx other than 101 are skipped). `more`: body bytes or the response's end are
+   * delivered before this read is done (so the head may wait to go out with them).
+   */
+  onResponseHead(head: HttpHead, more: boolean): void;
   /** Body bytes as the upstream framed them (a chunked body stays chunked). */
   onResponseBody(raw: Buffer): void;
   onResponseEnd(): void;
@@ -42,6 +45,8 @@ export class UpstreamConn {
   reusable = true;
   /** Some byte of the current exchange's response arrived. */
   answered = false;
+  /** The local address:port (for access logs), read once per connection rather than per request. */
+  readonly local: string;
   #handler: ResponseHandler | undefined;
   #partial: Buffer | undefined;
   #head: HttpHead | undefined;
@@ -57,6 +62,7 @@ export class UpstreamConn {
     /** Called once when the socket is gone (to update the pool's counts). */
     readonly onGone: (conn: UpstreamConn) => void,
   ) {
+    this.local = `${socket.localAddress}:${socket.localPort}`;
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
@@ -126,7 +132,7 @@ export class UpstreamConn {
         i = end;
         if (head.status === 101 && this.#upgradeRequest) {
           this.#detach();
-          h.onResponseHead(head);
+          h.onResponseHead(head, false);
           if (this.#handler === h) {
             this.#handler = undefined;
             h.onUpgrade(this.socket, i < buf.length ? buf.subarray(i) : undefined);
@@ -142,7 +148,7 @@ export class UpstreamConn {
           return;
         }
       }
-      h.onResponseHead(this.#head!);
+      h.onResponseHead(this.#head!, this.#body === Body.None || i < buf.length);
       if (this.#handler !== h) return;
       if (this.#body === Body.None) {
         this.#finish(h, buf, i);

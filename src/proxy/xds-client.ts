@@ -136,7 +136,8 @@ export class XdsClient extends EventEmitter {
       this.#partial = [];
       this.#partialBytes = 0;
       if (line.trim() !== '') this.#onMessage(socket, line);
-      if (this.#socket !== socket) return;
+      // A line that made us drop the connection ends the chunk: its close event comes later.
+      if (this.#socket !== socket || socket.destroyed) return;
       start = nl + 1;
       nl = chunk.indexOf(10, start);
     }

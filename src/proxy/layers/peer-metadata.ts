@@ -16,6 +16,9 @@ export function peerHeaderLines(nodeId: string, meta: WorkloadMeta): string {
 // Peers are few and their headers never change, so decoded metadata is cached by header value.
 const decoded = new Map<string, WorkloadMeta | null>();
 const MAX_CACHED = 512;
+// A sidecar mostly talks to the same peer: comparing with the last value is cheaper than hashing it for the Map.
+let lastValue = '';
+let lastMeta: WorkloadMeta | null = null;
 
 const FIELDS: Array<keyof WorkloadMeta> = [
   'workload',
@@ -34,6 +37,7 @@ const FIELDS: Array<keyof WorkloadMeta> = [
 /** The peer's workload from an x-envoy-peer-metadata value; undefined when absent or not ours to read. */
 export function decodePeerMetadata(value: string | undefined): WorkloadMeta | undefined {
   if (!value) return undefined;
+  if (value === lastValue) return lastMeta ?? undefined;
   let meta = decoded.get(value);
   if (meta === undefined) {
     meta = null;
@@ -50,5 +54,7 @@ export function decodePeerMetadata(value: string | undefined): WorkloadMeta | un
     if (decoded.size >= MAX_CACHED) decoded.clear();
     decoded.set(value, meta);
   }
+  lastValue = value;
+  lastMeta = meta;
   return meta ?? undefined;
 }
