@@ -6,6 +6,7 @@
 // Run by bench/proxy.ts: node --import tsx bench/sidecar-process.ts outbound|inbound
 
 import { type ProxyConfigSet, type ProxyNode, startSidecar } from '../src/proxy/index.js';
+import { workload } from '../src/proxy/test-helpers.js';
 
 const side = process.argv[2] as 'outbound' | 'inbound';
 const upstream = Number(process.env.VIRTMESH_BENCH_UPSTREAM);
@@ -16,20 +17,8 @@ const HOST = 'bench.default.svc.cluster.local';
 const service = { host: HOST, name: 'bench', namespace: 'default' };
 
 function node(name: string, ip: string): ProxyNode {
-  const meta = {
-    workload: name,
-    namespace: 'default',
-    canonicalService: name,
-    canonicalRevision: 'latest',
-    app: name,
-    version: '',
-    serviceAccount: 'default',
-    principal: 'spiffe://cluster.local/ns/default/sa/default',
-    cluster: 'Kubernetes',
-    podName: `${name}-0`,
-    ip,
-  };
-  return { id: `sidecar~${ip}~${name}-0.default~default.svc.cluster.local`, cluster: 'Kubernetes', metadata: { ...meta, istioVersion: 'bench' } };
+  const meta = workload(name, ip);
+  return { id: `sidecar~${ip}~${meta.podName}.default~default.svc.cluster.local`, cluster: 'Kubernetes', metadata: { ...meta, istioVersion: 'bench' } };
 }
 
 const outboundConfig: ProxyConfigSet = {
