@@ -5,7 +5,7 @@
 // the mesh, proxy-status, config pushes and NACKs, and a control plane outage.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { intToIp, ipToInt } from '../src/node/index.js';
@@ -302,6 +302,25 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     await eventually('traffic while the control plane is down', async () => (await count()) >= n2 + 2, 30_000, 500);
     await eventually('a new control plane process', async () => Number(readFileSync(pidFile, 'utf8')) !== pid, 30_000, 500);
     await eventually('both proxies back and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
+  });
+
+  it('takes the sidecars over when the daemon is killed and started again: same process, same counters, SYNCED again', async () => {
+    const pod = await launcherPod('istio-vmi');
+    const pidFile = join(c.stateDir, 'node', 'pods', pod.metadata.uid, 'istio-proxy.pid');
+    const sidecarPid = Number(readFileSync(pidFile, 'utf8'));
+    const count = async () => sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi' });
+    const before = await count();
+    const daemon = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8')).pid as number;
+    process.kill(daemon, 'SIGKILL');
+    await eventually('the daemon to die', async () => !existsSync(`/proc/${daemon}`), 10_000, 50);
+    const up = await c.virtmesh(['cluster', 'up']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(Number(readFileSync(pidFile, 'utf8')), sidecarPid, 'the same sidecar process');
+    assert.ok(existsSync(`/proc/${sidecarPid}`));
+    // A new process would have started its counters at zero.
+    await eventually('the counters go on from where they were', async () => (await count()) > before, 60_000, 1000);
+    await eventually('both proxies reconnected and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
+    assert.match(await c.k(['get', 'pod', pod.metadata.name, '--no-headers']), /\s3\/3\s+Running\s/);
   });
 
   it("leaves an injected pod in Init:0/3 with Multus's event until the istio-cni network exists", async () => {

@@ -14,7 +14,7 @@ import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolv
 import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
 import { Prober, type ProbeSpec } from './probes.js';
 import { applyPodRules, captureFromAnnotations, renderPodRules, type ServicePortRule } from './rules.js';
-import { capLogFile, killLeftoverSidecar, PROXY_UID, type RunningSidecar, type SidecarContainerSpec, startSidecarProcess } from './sidecar.js';
+import { adoptSidecar, capLogFile, killLeftoverSidecar, PROXY_UID, type RunningSidecar, type SidecarContainerSpec, startSidecarProcess } from './sidecar.js';
 
 export interface PodWorkerDeps {
   client: ApiClient;
@@ -258,11 +258,37 @@ export class PodWorker {
       if (c.current.state === 'waiting' && c.current.reason === 'PodInitializing') c.current = { state: 'waiting', reason: 'ContainerCreating' };
   }
 
-  /** The istio-proxy container of an injected pod: the sidecar process, its readiness probe, its exit. */
-  #startSidecar(startedAt = now(), ready = false): void {
+  /**
+   * The istio-proxy container of an injected pod: the sidecar process (a new one, or the one a
+   * previous node agent started, taken over as it runs), its readiness probe, its exit.
+   */
+  #startSidecar(startedAt = now(), ready = false, adopted?: RunningSidecar): void {
     const spec = this.#containerSpec(SIDECAR);
     const c = this.#container(SIDECAR);
-    if (!spec || !c || !this.#sandbox || this.#stopping || this.#computeDone) return;
+    if (!spec || !c || !this.#sandbox || this.#stopping || this.#computeDone) {
+      void adopted?.stop(0);
+      return;
+    }
+    if (adopted) this.#sidecar = adopted;
+    else if (!this.#spawnSidecar(spec)) return;
+    c.current = { state: 'running', startedAt };
+    c.ready = ready && Boolean(spec.readinessProbe);
+    const sidecar = this.#sidecar as RunningSidecar;
+    void sidecar.exited.then((code) => {
+      if (this.#stopping || this.#sidecar !== sidecar) return;
+      c.ready = false;
+      // Asked to quit because the VM is gone (virt-launcher's quitquitquit): a clean finish, however it ended.
+      const exitCode = this.#computeDone ? 0 : (code ?? 137);
+      c.current = { state: 'terminated', exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() };
+      this.#pushStatus();
+    });
+    this.#startProbes(SIDECAR, spec, Date.parse(startedAt), ready);
+    const logCap = setInterval(() => capLogFile(this.logPath(SIDECAR)), 60_000).unref();
+    void sidecar.exited.then(() => clearInterval(logCap));
+  }
+
+  #spawnSidecar(spec: ContainerSpec): boolean {
+    if (!this.#sandbox) return false;
     killLeftoverSidecar(this.dir, this.uid);
     try {
       this.#sidecar = startSidecarProcess({
@@ -276,25 +302,12 @@ export class PodWorker {
       });
     } catch (e) {
       this.#fail(SIDECAR, 'RunContainerError', (e as Error).message);
-      return;
+      return false;
     }
     this.#deps.events(this.#pod, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
     this.#deps.events(this.#pod, 'Normal', 'Created', `Created container ${SIDECAR}`);
     this.#deps.events(this.#pod, 'Normal', 'Started', `Started container ${SIDECAR}`);
-    c.current = { state: 'running', startedAt };
-    c.ready = ready && Boolean(spec.readinessProbe);
-    const sidecar = this.#sidecar;
-    void sidecar.exited.then((code) => {
-      if (this.#stopping || this.#sidecar !== sidecar) return;
-      c.ready = false;
-      // Asked to quit because the VM is gone (virt-launcher's quitquitquit): a clean finish, however it ended.
-      const exitCode = this.#computeDone ? 0 : (code ?? 137);
-      c.current = { state: 'terminated', exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() };
-      this.#pushStatus();
-    });
-    this.#startProbes(SIDECAR, spec, Date.parse(startedAt), ready);
-    const logCap = setInterval(() => capLogFile(this.logPath(SIDECAR)), 60_000).unref();
-    void sidecar.exited.then(() => clearInterval(logCap));
+    return true;
   }
 
   #vmNat() {
@@ -354,7 +367,7 @@ export class PodWorker {
     const doneAt = now();
     for (const c of this.#state.initContainers) c.current = { state: 'terminated', exitCode: 0, reason: 'Completed', startedAt: doneAt, finishedAt: doneAt };
     for (const c of this.#state.containers) {
-      if (c.name === SIDECAR) continue; // started afresh below
+      if (c.name === SIDECAR) continue; // taken over (or started afresh) below
       const was = status.containerStatuses?.find((x) => x.name === c.name);
       const startedAt = was?.state?.running?.startedAt ?? now();
       c.current = { state: 'running', startedAt };
@@ -373,9 +386,18 @@ export class PodWorker {
     this.#state.podIP = ip;
     if (this.#stopping) return;
     await this.applyRules();
-    // A sidecar outlives its node agent only as an orphan; a new one takes its place (its config comes from the control plane).
-    if (this.#computeDone) return; // the VM ended while its VMI was being read: nothing left to run
-    this.#startSidecar();
+    // The sidecar outlived its node agent too: taken over as it runs (its connections and config live on), else started anew.
+    const sidecar = adoptSidecar(this.dir, this.uid);
+    if (this.#computeDone) {
+      // The VM ended while its VMI was being read: nothing is left to run.
+      void sidecar?.stop(0);
+      return;
+    }
+    if (sidecar) {
+      const was = status.containerStatuses?.find((x) => x.name === SIDECAR);
+      this.#deps.log(`pod ${this.#name()}: took over the running sidecar (pid ${sidecar.pid})`);
+      this.#startSidecar(was?.state?.running?.startedAt ?? now(), was?.ready ?? false, sidecar);
+    } else this.#startSidecar();
     this.#pushStatus();
     this.#startProbes('compute', spec, Date.parse(computeStartedAt), this.#container('compute')?.ready);
   }

@@ -8,7 +8,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../client/index.js';
-import { killProcessOf } from '../vm/index.js';
+import { isProcessOf, killProcessOf } from '../vm/index.js';
 
 export const PROXY_UID = 1337;
 /** Istio's default drain before the proxy is stopped (terminationDrainDuration). */
@@ -147,24 +147,60 @@ export function startSidecarProcess(opts: {
     child.on('exit', (code) => resolve(code));
     child.on('error', () => resolve(127));
   });
-  return {
-    pid,
-    exited,
-    async stop(graceSeconds) {
-      if (!pid || child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const wait = Math.max(0, Math.min(graceSeconds, DRAIN_SECONDS)) * 1000;
-      let timer: NodeJS.Timeout | undefined;
-      const killed = new Promise<void>((r) => {
-        timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          r();
-        }, wait);
-      });
-      await Promise.race([exited, killed]);
-      clearTimeout(timer);
-      await exited;
-      rmSync(pidFile(opts.podDir), { force: true });
-    },
+  return { pid, exited, stop: (grace) => stopProcess(pid, exited, grace, opts.podDir) };
+}
+
+/**
+ * Takes over the sidecar a previous node agent started for this pod, when it still runs (the
+ * recorded pid, whose command line names the pod): a restarted kubelet keeps its containers, and
+ * the proxy's connections and config live on. Not this process's child: its exit is polled for.
+ */
+export function adoptSidecar(podDir: string, podUid: string): RunningSidecar | undefined {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(pidFile(podDir), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!pid || !isProcessOf(pid, podUid)) return undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    const timer = setInterval(() => {
+      if (isProcessOf(pid, podUid)) return;
+      clearInterval(timer);
+      resolve(null); // the exit code of a process that is not our child cannot be read
+    }, 250);
+    timer.unref();
+  });
+  return { pid, exited, stop: (grace) => stopProcess(pid, exited, grace, podDir) };
+}
+
+/** SIGTERM (the proxy drains), then SIGKILL after min(grace, Istio's drain) seconds. */
+async function stopProcess(pid: number, exited: Promise<number | null>, graceSeconds: number, podDir: string): Promise<void> {
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  await Promise.resolve();
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (!done) process.kill(pid, sig);
+    } catch {}
   };
+  if (pid && !done) {
+    signal('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((r) => {
+      timer = setTimeout(
+        () => {
+          signal('SIGKILL');
+          r();
+        },
+        Math.max(0, Math.min(graceSeconds, DRAIN_SECONDS)) * 1000,
+      );
+    });
+    await Promise.race([exited, killed]);
+    clearTimeout(timer);
+    await exited;
+  }
+  rmSync(pidFile(podDir), { force: true });
 }

@@ -15,6 +15,7 @@ export {
   adoptVm,
   GUEST_GATEWAY,
   GUEST_IP,
+  isProcessOf,
   killProcessOf,
   type LaunchContext,
   qmp,

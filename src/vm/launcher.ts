@@ -159,7 +159,7 @@ export function readVmProcesses(dir: string): VmProcesses | undefined {
 }
 
 /** Whether pid is a live process whose command line mentions `marker` (a reused pid never is). */
-function isProcessOf(pid: number, marker: string): boolean {
+export function isProcessOf(pid: number, marker: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); // empty for a zombie
   } catch {
