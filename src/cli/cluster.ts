@@ -2,12 +2,13 @@
 // whose whole footprint is its state directory and its processes.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
 import { createError } from '../errors/index.js';
 import { cleanUpNode } from '../node/index.js';
+import { writeAtomically } from '../util/fs.js';
 import type { CliConfig } from './config.js';
 import { lateLogSource, startClusterComponents } from './daemon.js';
 import { buildGuestImages } from './images.js';
@@ -55,12 +56,6 @@ function readRunInfo(cfg: CliConfig): RunInfo | undefined {
   } catch {
     return undefined; // missing, or cut short by a crash: no daemon to speak of
   }
-}
-
-/** Writes a file so readers see the old content or the new, never half of it. */
-function writeAtomically(path: string, content: string): void {
-  writeFileSync(`${path}.tmp`, content);
-  renameSync(`${path}.tmp`, path);
 }
 
 /** A daemon that holds the lock but does not serve yet (still starting): it must be stopped, not cleaned up after. */

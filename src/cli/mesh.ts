@@ -3,7 +3,7 @@
 // <stateDir>/pilot.json) what each proxy has acknowledged; proxy-config asks the proxy
 // itself (its admin /config_dump, read inside the pod's network namespace).
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -25,6 +25,7 @@ import {
   routeTable,
 } from '../pilot/index.js';
 import { run } from '../util/exec.js';
+import { writeAtomically } from '../util/fs.js';
 import type { CliConfig } from './config.js';
 import { adminClient } from './console.js';
 
@@ -38,9 +39,7 @@ export const pilotInfoPath = (stateDir: string) => join(stateDir, 'pilot.json');
 
 /** For the daemon: says where the control plane's debug endpoints are (written whole, so readers never see half). */
 export function writePilotInfo(stateDir: string, info: PilotInfo): void {
-  const path = pilotInfoPath(stateDir);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
+  writeAtomically(pilotInfoPath(stateDir), `${JSON.stringify(info, null, 2)}\n`);
 }
 
 export function removePilotInfo(stateDir: string): void {

@@ -4,10 +4,12 @@
 // environment variable).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../client/index.js';
 import { startPilot } from '../pilot/index.js';
+import { readPidFile, writeAtomically } from '../util/fs.js';
+import { isProcessOf, killProcessOf } from '../vm/index.js';
 
 interface PilotSettings {
   url: string;
@@ -58,10 +60,7 @@ export function superviseControlPlane(opts: {
     const started = Date.now();
     const me = child;
     me.stdin?.on('error', () => {});
-    if (me.pid) {
-      writeFileSync(`${opts.pidFile}.tmp`, String(me.pid));
-      renameSync(`${opts.pidFile}.tmp`, opts.pidFile);
-    }
+    if (me.pid) writeAtomically(opts.pidFile, String(me.pid));
     let gone = false;
     const died = (why: string) => {
       if (gone || stopping || child !== me) return;
@@ -95,29 +94,14 @@ export function superviseControlPlane(opts: {
   };
 }
 
-const isControlPlaneOf = (pid: number, stateDir: string) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir);
-  } catch {
-    return false;
-  }
-};
-
 /**
  * Kills a control plane process a crashed daemon left (recorded pid whose command line names this
  * state directory), and waits until it is gone, so its ports are free for the next one.
  */
 export async function killLeftoverControlPlane(pidFile: string, stateDir: string): Promise<void> {
-  let pid = 0;
-  try {
-    pid = Number(readFileSync(pidFile, 'utf8'));
-  } catch {}
-  if (pid && isControlPlaneOf(pid, stateDir)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-    for (let i = 0; i < 50 && isControlPlaneOf(pid, stateDir); i++) await new Promise((r) => setTimeout(r, 100));
-  }
+  const pid = readPidFile(pidFile);
+  killProcessOf(pid, stateDir);
+  for (let i = 0; i < 50 && isProcessOf(pid, stateDir); i++) await new Promise((r) => setTimeout(r, 100));
   rmSync(pidFile, { force: true });
 }
 

@@ -4,10 +4,11 @@
 // resolved the way the kubelet resolves it (values and downward-API fieldRefs).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../client/index.js';
+import { readPidFile } from '../util/fs.js';
 import { isProcessOf, killProcessOf } from '../vm/index.js';
 
 export const PROXY_UID = 1337;
@@ -100,9 +101,7 @@ export function capLogFile(path: string, max = MAX_LOG_BYTES, keep = KEEP_LOG_BY
 
 /** Kills the sidecar a previous node agent left for this pod (recorded pid, checked against its command line). */
 export function killLeftoverSidecar(podDir: string, podUid: string): void {
-  try {
-    killProcessOf(Number(readFileSync(pidFile(podDir), 'utf8')), podUid);
-  } catch {}
+  killProcessOf(readPidFile(pidFile(podDir)), podUid);
   rmSync(pidFile(podDir), { force: true });
 }
 
@@ -147,7 +146,7 @@ export function startSidecarProcess(opts: {
     child.on('exit', (code) => resolve(code));
     child.on('error', () => resolve(127));
   });
-  return { pid, exited, stop: (grace) => stopProcess(pid, exited, grace, opts.podDir) };
+  return { pid, exited, stop: (grace) => stopProcess(pid, uid, exited, grace, opts.podDir) };
 }
 
 /**
@@ -156,13 +155,8 @@ export function startSidecarProcess(opts: {
  * the proxy's connections and config live on. Not this process's child: its exit is polled for.
  */
 export function adoptSidecar(podDir: string, podUid: string): RunningSidecar | undefined {
-  let pid = 0;
-  try {
-    pid = Number(readFileSync(pidFile(podDir), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!pid || !isProcessOf(pid, podUid)) return undefined;
+  const pid = readPidFile(pidFile(podDir));
+  if (!isProcessOf(pid, podUid)) return undefined;
   const exited = new Promise<number | null>((resolve) => {
     const timer = setInterval(() => {
       if (isProcessOf(pid, podUid)) return;
@@ -171,22 +165,21 @@ export function adoptSidecar(podDir: string, podUid: string): RunningSidecar | u
     }, 250);
     timer.unref();
   });
-  return { pid, exited, stop: (grace) => stopProcess(pid, exited, grace, podDir) };
+  return { pid, exited, stop: (grace) => stopProcess(pid, podUid, exited, grace, podDir) };
 }
 
-/** SIGTERM (the proxy drains), then SIGKILL after min(grace, Istio's drain) seconds. */
-async function stopProcess(pid: number, exited: Promise<number | null>, graceSeconds: number, podDir: string): Promise<void> {
-  let done = false;
-  void exited.then(() => {
-    done = true;
-  });
-  await Promise.resolve();
+/**
+ * SIGTERM (the proxy drains), then SIGKILL after min(grace, Istio's drain) seconds. Signals go only
+ * to a process whose command line still names the pod (its uid is the proxy's last argument), so an
+ * exited proxy's reused pid is never hit.
+ */
+async function stopProcess(pid: number, podUid: string, exited: Promise<number | null>, graceSeconds: number, podDir: string): Promise<void> {
   const signal = (sig: NodeJS.Signals) => {
     try {
-      if (!done) process.kill(pid, sig);
+      if (isProcessOf(pid, podUid)) process.kill(pid, sig);
     } catch {}
   };
-  if (pid && !done) {
+  if (isProcessOf(pid, podUid)) {
     signal('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const killed = new Promise<void>((r) => {
