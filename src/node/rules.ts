@@ -62,10 +62,15 @@ function serviceRules(chain: string, services: ServicePortRule[]): { nat: string
   return { nat, reject };
 }
 
-const numbers = (v: string | undefined) =>
+/** The items of a comma-separated annotation that have the expected form. */
+const items = (v: string | undefined, form: RegExp) =>
   (v ?? '')
     .split(',')
-    .map((x) => Number(x.trim()))
+    .map((x) => x.trim())
+    .filter((x) => form.test(x));
+const numbers = (v: string | undefined) =>
+  items(v, /\S/)
+    .map(Number)
     .filter((n) => Number.isInteger(n) && n > 0 && n < 65536);
 
 /** The capture an injected pod asks for through Istio's annotations; undefined for a pod without a sidecar. */
@@ -75,30 +80,16 @@ export function captureFromAnnotations(annotations: Record<string, string> | und
   const include = (a['traffic.sidecar.istio.io/includeInboundPorts'] ?? '*').trim();
   return {
     proxyUid,
-    kubevirtInterfaces: (a['traffic.sidecar.istio.io/kubevirtInterfaces'] ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => /^[\w.-]+$/.test(x)),
+    kubevirtInterfaces: items(a['traffic.sidecar.istio.io/kubevirtInterfaces'], /^[\w.-]+$/),
     includeInboundPorts: include === '*' ? '*' : numbers(include),
     excludeInboundPorts: numbers(a['traffic.sidecar.istio.io/excludeInboundPorts']),
     excludeOutboundPorts: numbers(a['traffic.sidecar.istio.io/excludeOutboundPorts']),
-    excludeOutboundIPRanges: (a['traffic.sidecar.istio.io/excludeOutboundIPRanges'] ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(x)),
+    excludeOutboundIPRanges: items(a['traffic.sidecar.istio.io/excludeOutboundIPRanges'], /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/),
   };
 }
 
 /** Ports the sidecar owns; never forwarded to the guest. */
 export const meshReservedPorts = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090];
-
-/**
- * Ports inbound capture leaves alone: Istio's (15008, 15090, 15021, 15020, which the sidecar serves
- * itself) and the rest of its reserved ones. Istio captures those and passes them through to the
- * pod IP, where nothing listens; virtmesh passes inbound through to the loopback (to reach the
- * guest), where the sidecar's admin port listens, so they are not captured at all.
- */
-const inboundExcluded = [15008, 15090, 15021, 15020, ...meshReservedPorts];
 
 /**
  * Istio's capture chains (istio-iptables in REDIRECT mode): inbound TCP to 15006, the
@@ -114,7 +105,10 @@ function captureRules(c: Capture): string[] {
   rules.push('-A PREROUTING -p tcp -j ISTIO_INBOUND');
   // What the VM sends out and capture leaves alone is not inbound traffic either.
   for (const iface of c.kubevirtInterfaces) rules.push(`-A ISTIO_INBOUND -i ${iface} -j RETURN`);
-  for (const port of [...new Set([...inboundExcluded, ...c.excludeInboundPorts])]) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j RETURN`);
+  // Inbound capture leaves all of Istio's reserved ports alone, not only the 15008, 15090, 15021 and 15020
+  // Istio leaves: it passes the others through to the pod IP, where nothing listens, but virtmesh passes
+  // inbound through to the loopback (to reach the guest), where the sidecar's admin port listens.
+  for (const port of [...new Set([...meshReservedPorts, ...c.excludeInboundPorts])]) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j RETURN`);
   if (c.includeInboundPorts === '*') rules.push('-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT');
   else for (const port of c.includeInboundPorts) rules.push(`-A ISTIO_INBOUND -p tcp -m tcp --dport ${port} -j ISTIO_IN_REDIRECT`);
   rules.push('-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006');
