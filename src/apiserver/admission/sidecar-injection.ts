@@ -6,6 +6,8 @@
 // HTTP/TCP probes rewritten to the sidecar's agent port, as Istio renders its
 // injection template.
 
+import { findByKind, splitApiVersion } from '../resources.js';
+
 /** The version the injected proxy reports (proxy-status's VERSION column). */
 export const PROXY_VERSION = '1.24.2';
 export const PROXY_IMAGE = `docker.io/istio/proxyv2:${PROXY_VERSION}`;
@@ -49,9 +51,9 @@ export function wantsSidecar(pod: Obj, namespace: Obj | undefined): boolean {
 function workloadOf(pod: Obj): { name: string; owner?: string } {
   const ref = (pod.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller) ?? pod.metadata?.ownerReferences?.[0];
   if (!ref) return { name: pod.metadata?.name ?? '' };
-  const [group, version] = String(ref.apiVersion).includes('/') ? String(ref.apiVersion).split('/') : ['', ref.apiVersion];
+  const { group, version } = splitApiVersion(String(ref.apiVersion));
   const api = group ? `apis/${group}/${version}` : `api/${version}`;
-  const plural = `${String(ref.kind).toLowerCase()}s`;
+  const plural = findByKind(group, String(ref.kind))?.plural ?? `${String(ref.kind).toLowerCase()}s`;
   return { name: ref.name, owner: `kubernetes://${api}/namespaces/${pod.metadata.namespace}/${plural}/${ref.name}` };
 }
 
