@@ -246,12 +246,17 @@ export class PodWorker {
     }
   }
 
-  /** Init containers ran (each is a no-op here: the sandbox and the disks are ready when they would have run). */
-  #completeInitContainers(): void {
+  /**
+   * Init containers ran (each is a no-op here: the sandbox and the disks are ready when they would have run).
+   * A takeover only records them done: they ran under the previous node agent.
+   */
+  #completeInitContainers(announce = true): void {
     const at = now();
     for (const c of this.#state.initContainers) {
-      this.#deps.events(this.#pod, 'Normal', 'Created', `Created container ${c.name}`);
-      this.#deps.events(this.#pod, 'Normal', 'Started', `Started container ${c.name}`);
+      if (announce) {
+        this.#deps.events(this.#pod, 'Normal', 'Created', `Created container ${c.name}`);
+        this.#deps.events(this.#pod, 'Normal', 'Started', `Started container ${c.name}`);
+      }
       c.current = { state: 'terminated', exitCode: 0, reason: 'Completed', startedAt: at, finishedAt: at };
     }
     for (const c of this.#state.containers)
@@ -364,8 +369,7 @@ export class PodWorker {
     if (status.startTime) this.#state.startTime = status.startTime;
     const spec = this.#computeSpec();
     let computeStartedAt = now();
-    const doneAt = now();
-    for (const c of this.#state.initContainers) c.current = { state: 'terminated', exitCode: 0, reason: 'Completed', startedAt: doneAt, finishedAt: doneAt };
+    this.#completeInitContainers(false);
     for (const c of this.#state.containers) {
       if (c.name === SIDECAR) continue; // taken over (or started afresh) below
       const was = status.containerStatuses?.find((x) => x.name === c.name);
