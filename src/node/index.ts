@@ -1,5 +1,5 @@
 // The node agent: pod sandboxes, service addresses and the VMs of node01.
 
 export { cleanUpNode, type NodeAgent, type NodeAgentConfig, startNodeAgent } from './agent.js';
-export { intToIp, ipToInt, type NodeNetwork, nodeNetwork, sandboxNames, sweepClusterNetwork } from './net.js';
+export { intToIp, ipToInt, killNetnsProcesses, type NodeNetwork, nodeNetwork, sandboxNames, sweepClusterNetwork } from './net.js';
 export { removeHostRules } from './rules.js';

@@ -73,7 +73,7 @@ export async function createSandboxNetwork(net: NodeNetwork, podUid: string, ip:
 }
 
 /** Removing a namespace does not stop what runs in it: whatever still does (a crash's leftovers) is killed first. */
-async function killNetnsProcesses(netns: string): Promise<void> {
+export async function killNetnsProcesses(netns: string): Promise<void> {
   const pids = (await run('ip', ['netns', 'pids', netns], { allowFailure: true })).stdout.split(/\s+/).filter(Boolean).map(Number);
   for (const pid of pids) {
     try {

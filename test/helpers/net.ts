@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
+import { killNetnsProcesses } from '../../src/node/index.js';
 import { run } from '../../src/util/exec.js';
 
 /** A stand-in for the world outside the cluster: answers every A query with `address()` (127.0.0.1 by default). */
@@ -91,16 +92,7 @@ export async function startOutsideHost(
   const netns = `vmtest-out-${id}`;
   const hostSide = `vmto${id}`;
   const close = async () => {
-    await run('ip', ['netns', 'pids', netns], { allowFailure: true }).then((r) =>
-      r.stdout
-        .split(/\s+/)
-        .filter(Boolean)
-        .forEach((pid) => {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {}
-        }),
-    );
+    await killNetnsProcesses(netns);
     await run('ip', ['netns', 'del', netns], { allowFailure: true });
     await run('ip', ['link', 'del', hostSide], { allowFailure: true });
   };
