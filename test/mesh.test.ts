@@ -66,6 +66,11 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
   const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
   const launcherPod = async (vmi: string, ns = 'default') => (await json(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${vmi}`])).items[0];
   const metrics = async (vmi: string) => httpGet((await launcherPod(vmi)).status.podIP, 15020, '/stats/prometheus');
+  /** The requests a VM's sidecar has counted that match `where`. */
+  const requests = async (vmi: string, where: Record<string, string>) => sum(samples(await metrics(vmi), 'istio_requests_total'), where);
+  /** cirros-vmi's loop as istio-vmi's sidecar counts it (OK answers only, unless `ok` is false). */
+  const loopRequests = (ok = true) =>
+    requests('istio-vmi', { reporter: 'destination', source_workload: 'cirros-vmi', ...(ok ? { response_code: '200' } : {}) });
   const proxyStatus = async () => {
     const r = await c.virtmesh(['proxy-status']);
     assert.equal(r.code, 0, r.stderr);
@@ -144,7 +149,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
 
   it("carries cirros-vmi's loop through both sidecars; both report it with Istio's labels at about 1 request per second", async () => {
     const where = { source_workload: 'cirros-vmi', destination_workload: 'istio-vmi', destination_service_name: 'istio-vmi-svc', response_code: '200' };
-    const count = async (vmi: string, reporter: string) => sum(samples(await metrics(vmi), 'istio_requests_total'), { ...where, reporter });
+    const count = (vmi: string, reporter: string) => requests(vmi, { ...where, reporter });
     await eventually(
       'requests reported by both sidecars',
       async () => (await count('istio-vmi', 'destination')) > 0 && (await count('cirros-vmi', 'source')) > 0,
@@ -277,8 +282,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
       1000,
     );
     assert.equal(row.cds, 'SYNCED');
-    const count = async () =>
-      sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi', response_code: '200' });
+    const count = () => loopRequests();
     const n1 = await count();
     await eventually('traffic on, with the old routes', async () => (await count()) >= n1 + 3, 30_000, 1000);
     await c.k(['delete', 'virtualservice', 'istio-vmi-regex']);
@@ -288,8 +292,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
   it('serves traffic while the control plane is away and resyncs when it comes back', async () => {
     const pidFile = join(c.stateDir, 'run', 'pilot.pid');
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    const count = async () =>
-      sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi', response_code: '200' });
+    const count = () => loopRequests();
     process.kill(pid, 'SIGSTOP'); // frozen: connections stay open, nothing answers
     try {
       const n1 = await count();
@@ -308,7 +311,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     const pod = await launcherPod('istio-vmi');
     const pidFile = join(c.stateDir, 'node', 'pods', pod.metadata.uid, 'istio-proxy.pid');
     const sidecarPid = Number(readFileSync(pidFile, 'utf8'));
-    const count = async () => sum(samples(await metrics('istio-vmi'), 'istio_requests_total'), { reporter: 'destination', source_workload: 'cirros-vmi' });
+    const count = () => loopRequests(false);
     const before = await count();
     const daemon = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8')).pid as number;
     process.kill(daemon, 'SIGKILL');
