@@ -26,8 +26,9 @@ if (files.length === 0) {
 // The whole suite also holds the code to the linter and the type checker.
 if (filters.length === 0) {
   for (const [what, cmd, args] of [
-    ['lint (biome)', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'bin', 'bench']],
+    ['lint (biome)', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'bin', 'bench', 'vite.config.ts']],
     ['type check (tsc, src and test)', 'npx', ['tsc', '-p', 'tsconfig.test.json']],
+    ['type check (tsc, the web console)', 'npx', ['tsc', '-p', 'src/console/web/tsconfig.json']],
   ]) {
     const r = spawnSync(cmd, args, { stdio: 'inherit' });
     if (r.status !== 0) {

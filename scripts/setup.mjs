@@ -33,6 +33,8 @@ const debian = {
   cpio: 'cpio',
   genisoimage: 'genisoimage',
   xz: 'xz-utils',
+  // Observability: the cluster runs the real Prometheus, as Istio's addons do.
+  prometheus: 'prometheus',
 };
 
 function aptInstall(packages) {
@@ -56,8 +58,11 @@ function aptInstall(packages) {
 // What the mesh benchmark compares the sidecar with (`setup.mjs --bench`).
 const benchDebian = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk' };
 const forBench = process.argv.includes('--bench');
+// The browser the console's tests drive (`setup.mjs --test`).
+const testDebian = { chromium: 'chromium' };
+const forTest = process.argv.includes('--test');
 
-const missing = Object.entries({ ...debian, ...(forBench ? benchDebian : {}) })
+const missing = Object.entries({ ...debian, ...(forBench ? benchDebian : {}), ...(forTest ? testDebian : {}) })
   .filter(([cmd]) => (cmd.startsWith('pkg:') ? !installed(cmd.slice(4)) : !has(cmd)))
   .map(([, pkg]) => pkg);
 aptInstall([...new Set(missing)]);
@@ -88,7 +93,7 @@ if (!existsSync(addonBuilt) || statSync(addonSource).mtimeMs > statSync(addonBui
   run('npm', ['run', '-s', 'build:native'], { env: { ...process.env, ...headers } });
 } else say('the SO_ORIGINAL_DST addon is built');
 
-say('building (tsc)');
+say('building (tsc, and the web console with vite)');
 run('npm', ['run', '-s', 'build']);
 
 const kubectlVersion = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });

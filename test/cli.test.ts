@@ -24,6 +24,9 @@ describe('virtmesh cluster lifecycle', () => {
     const kc = await virtmesh(['kubeconfig'], state);
     assert.equal(kc.code, 1);
     assert.match(kc.stderr, /not running.*virtmesh cluster up/);
+    const dash = await virtmesh(['dashboard', '--no-browser'], state);
+    assert.equal(dash.code, 1);
+    assert.match(dash.stderr, /not running.*virtmesh cluster up/);
   });
 
   it('comes up with progress, and a second up is a no-op', async () => {
@@ -40,6 +43,39 @@ describe('virtmesh cluster lifecycle', () => {
     const st = await virtmesh(['cluster', 'status'], state);
     assert.equal(st.code, 0);
     assert.match(st.stdout, /API server\s+https:\/\/127\.0\.0\.1:\d+\s+ready/);
+  });
+
+  it('runs Prometheus and the console on loopback, and `virtmesh dashboard` says where', async () => {
+    const info = JSON.parse(readFileSync(join(state, 'run', 'cluster.json'), 'utf8'));
+    const dash = await virtmesh(['dashboard', '--no-browser'], state);
+    assert.equal(dash.code, 0, dash.stderr);
+    assert.equal(dash.stdout.split('\n')[0], info.consoleUrl);
+    assert.match(info.consoleUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await fetch(info.consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script/);
+    const prom = await virtmesh(['dashboard', 'prometheus', '--no-browser'], state);
+    assert.equal(prom.stdout.split('\n')[0], info.prometheusUrl);
+    // Prometheus takes a moment to open its database; the console's status says when it answers.
+    let status: any;
+    for (let i = 0; i < 100 && !status?.prometheus.ok; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 200));
+      status = await (await fetch(`${info.consoleUrl}/api/status`)).json();
+    }
+    assert.deepEqual([status.prometheus.ok, status.kubernetes.ok, status.controlPlane.ok], [true, true, true], JSON.stringify(status));
+    const st = await virtmesh(['cluster', 'status'], state);
+    assert.match(st.stdout, new RegExp(`console\\s+${info.consoleUrl}`));
+    const bad = await virtmesh(['dashboard', 'grafana'], state);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /unknown dashboard "grafana": choose kiali/);
+    const badUrl = await virtmesh(['dashboard', '--prometheus', 'not a url'], state);
+    assert.equal(badUrl.code, 1);
+    assert.match(badUrl.stderr, /--prometheus "not a url" is not a URL/);
+    const wrongMethod = await fetch(`${info.consoleUrl}/api/status`, { method: 'POST' });
+    assert.equal(wrongMethod.status, 405);
+    const unknown = await fetch(`${info.consoleUrl}/api/nothing`);
+    assert.equal(unknown.status, 404);
+    assert.match((await unknown.json()).error, /no such API endpoint/);
   });
 
   it('prints a kubeconfig that stock kubectl uses', async () => {
@@ -74,10 +110,12 @@ describe('virtmesh cluster lifecycle', () => {
 
   it('down removes every process and file it made', async () => {
     const pid = pidOf();
+    const prometheusPid = Number(readFileSync(join(state, 'run', 'prometheus.pid'), 'utf8'));
     const down = await virtmesh(['cluster', 'down'], state);
     assert.equal(down.code, 0);
     assert.match(down.stdout, /Removing /);
     assert.ok(!isAlive(pid));
+    assert.ok(!isAlive(prometheusPid), 'Prometheus stopped');
     assert.ok(!existsSync(state), 'state directory removed');
     const again = await virtmesh(['cluster', 'down'], state);
     assert.equal(again.code, 0);

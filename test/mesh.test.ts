@@ -2,7 +2,9 @@
 // sidecars, the real control plane and the real kubectl: injection (3/3, and
 // Init:0/3 without the istio-cni network), capture of every connection in and out
 // of a VM, Istio's metrics at both reporters, PassthroughCluster to a host outside
-// the mesh, proxy-status, config pushes and NACKs, and a control plane outage.
+// the mesh, proxy-status, config pushes and NACKs, and a control plane outage; and,
+// with the walkthrough's traffic running, Prometheus, the graph and the console
+// (observability-cases.ts).
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { intToIp, ipToInt } from '../src/node/index.js';
 import { walkthrough } from './helpers/cluster.js';
 import { httpGet, startOutsideHost, startUpstreamDns, tcpState } from './helpers/net.js';
 import { eventually, leftovers, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
+import { observabilityCases } from './observability-cases.js';
 
 type Sample = { labels: Record<string, string>; value: number };
 
@@ -208,6 +211,9 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     assert.equal(passthrough[0].labels.source_workload, 'istio-vmi');
     assert.equal(passthrough[0].labels.response_code, '200');
   });
+
+  // Prometheus, the graph and metrics API and the console, while the walkthrough's traffic runs.
+  observabilityCases(() => c);
 
   it('takes inbound connections through the sidecar: a declared port, any port of a VM that declares none, never 15008', async () => {
     const istio = (await launcherPod('istio-vmi')).status.podIP;

@@ -15,7 +15,7 @@ import { createApiServer, type User } from './server.js';
 export { parseQuantity } from './admission/quantity.js';
 export type { ContainerLogSource } from './pod-logs.js';
 export { type ResourceDef, resources } from './resources.js';
-export { humanDuration } from './tables.js';
+export { humanDuration, toTable } from './tables.js';
 
 export interface ApiServerConfig {
   stateDir: string;

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
 import { createError } from '../errors/index.js';
 import { cleanUpNode } from '../node/index.js';
+import { installPrometheus, prometheusBinary, prometheusPaths } from '../telemetry/index.js';
 import { writeAtomically } from '../util/fs.js';
+import { killLeftoverProcess } from '../util/supervisor.js';
 import type { CliConfig } from './config.js';
 import { lateLogSource, startClusterComponents } from './daemon.js';
 import { buildGuestImages } from './images.js';
-import { killLeftoverControlPlane } from './pilot-process.js';
 import { step } from './progress.js';
 
 const paths = (cfg: CliConfig) => ({
@@ -23,11 +24,15 @@ const paths = (cfg: CliConfig) => ({
   ca: join(cfg.stateDir, 'pki', 'ca.crt'),
 });
 
-interface RunInfo {
+export interface RunInfo {
   pid: number;
   url: string;
   port: number;
   startedAt: string;
+  /** The web console (Kiali's role) on loopback. */
+  consoleUrl?: string;
+  /** The cluster's Prometheus on loopback; absent when it is not installed. */
+  prometheusUrl?: string;
 }
 
 function alive(pid: number): boolean {
@@ -128,6 +133,10 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
     return;
   }
   await buildGuestImages(cfg, out);
+  if (!prometheusBinary()) {
+    out.write('• Installing Prometheus (Debian package prometheus)\n');
+    installPrometheus();
+  }
   mkdirSync(join(cfg.stateDir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(cfg.stateDir, 'run'), { recursive: true, mode: 0o700 });
   for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true }); // left by a daemon that is gone
@@ -157,7 +166,9 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
     });
     return runningCluster(cfg) as RunInfo;
   });
-  out.write(`\nvirtmesh cluster is up: API server at ${info.url}\n\n  export KUBECONFIG=$(virtmesh kubeconfig)\n  kubectl get namespaces\n`);
+  out.write(`\nvirtmesh cluster is up: API server at ${info.url}\n`);
+  if (info.consoleUrl) out.write(`console at ${info.consoleUrl} (virtmesh dashboard)${info.prometheusUrl ? `, Prometheus at ${info.prometheusUrl}` : ''}\n`);
+  out.write(`\n  export KUBECONFIG=$(virtmesh kubeconfig)\n  kubectl get namespaces\n`);
 }
 
 /** The daemon itself: serves until SIGTERM/SIGINT, then stops cleanly. */
@@ -184,15 +195,22 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw createError('VM_ERR_CLUSTER_PORT_IN_USE', [cfg.apiserverPort], e);
     throw e;
   }
-  let stopComponents: () => Promise<void>;
+  let components: Awaited<ReturnType<typeof startClusterComponents>>;
   try {
-    stopComponents = await startClusterComponents(api, cfg, logs, log);
+    components = await startClusterComponents(api, cfg, logs, log);
   } catch (e) {
     await api.close();
     unlock();
     throw e;
   }
-  const info: RunInfo = { pid: process.pid, url: api.url, port: api.port, startedAt: new Date().toISOString() };
+  const info: RunInfo = {
+    pid: process.pid,
+    url: api.url,
+    port: api.port,
+    startedAt: new Date().toISOString(),
+    consoleUrl: components.consoleUrl,
+    prometheusUrl: components.prometheusUrl || undefined,
+  };
   writeAtomically(p.pid, String(process.pid));
   writeAtomically(p.runInfo, JSON.stringify(info, null, 2));
   log(`API server listening at ${api.url}`);
@@ -201,7 +219,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
-    await stopComponents().catch((e) => log(`stopping the node: ${(e as Error).stack}`));
+    await components.stop().catch((e) => log(`stopping the node: ${(e as Error).stack}`));
     await api.close();
     for (const f of [p.pid, p.runInfo]) rmSync(f, { force: true });
     unlock();
@@ -226,7 +244,8 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
   } else out.write('No cluster daemon is running.\n');
   for (const f of [p.pid, p.runInfo]) if (existsSync(f)) unlinkSync(f);
   // A daemon that crashed or was killed leaves its VMs, sidecars, control plane, namespaces and rules: remove them here.
-  await killLeftoverControlPlane(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
+  await killLeftoverProcess(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
+  await killLeftoverProcess(prometheusPaths(cfg.stateDir).pid, cfg.stateDir);
   await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
   if (keepState) {
     out.write(`State kept in ${cfg.stateDir}\n`);
@@ -244,6 +263,8 @@ export async function clusterStatus(cfg: CliConfig, out: NodeJS.WritableStream =
   const ok = await ready(info.url, readFileSync(paths(cfg).ca, 'utf8'));
   out.write(`virtmesh cluster: running since ${info.startedAt} (pid ${info.pid})\n`);
   out.write(`  API server  ${info.url}  ${ok ? 'ready' : 'NOT READY'}\n`);
+  if (info.consoleUrl) out.write(`  console     ${info.consoleUrl}\n`);
+  if (info.prometheusUrl) out.write(`  Prometheus  ${info.prometheusUrl}\n`);
   out.write(`  kubeconfig  ${paths(cfg).kubeconfig}\n`);
   out.write(`  state       ${cfg.stateDir}\n`);
   return ok;

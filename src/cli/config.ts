@@ -1,7 +1,10 @@
 // virtmesh's settings from the environment, read in this one place.
 
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 export interface CliConfig {
   /** Where the cluster keeps its state: database, certificates, kubeconfig, logs. */
@@ -16,6 +19,10 @@ export interface CliConfig {
   dnsUpstream: string;
   /** Port of the cluster DNS server on the node's bridge address. */
   dnsPort: number;
+  /** Loopback port of the web console and its API (Kiali's 20001); 0 picks a free one, as does a port in use. */
+  consolePort: number;
+  /** Loopback port of the cluster's Prometheus (9090, as Istio's addon); 0 picks a free one, as does a port in use. */
+  prometheusPort: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -29,5 +36,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     imageCacheDir: env.VIRTMESH_VM_IMAGE_CACHE || join(cacheHome, 'virtmesh', 'images'),
     dnsUpstream: env.VIRTMESH_DNS_UPSTREAM || 'host',
     dnsPort: env.VIRTMESH_DNS_PORT ? Number(env.VIRTMESH_DNS_PORT) : 53,
+    consolePort: env.VIRTMESH_CONSOLE_PORT ? Number(env.VIRTMESH_CONSOLE_PORT) : 20001,
+    prometheusPort: env.VIRTMESH_PROMETHEUS_PORT ? Number(env.VIRTMESH_PROMETHEUS_PORT) : 9090,
   };
 }

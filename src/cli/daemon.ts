@@ -6,13 +6,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerLogSource, RunningApiServer } from '../apiserver/index.js';
 import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '../client/index.js';
+import { startConsoleServer, webConsoleDir } from '../console/index.js';
 import { createEventRecorder, startEndpointsController, startScheduler, startVmiController } from '../controllers/index.js';
 import { createClusterDnsIndex, readHostResolvers, startDnsServer, type Upstream } from '../dns/index.js';
 import { intToIp, ipToInt, type NodeAgent, startNodeAgent } from '../node/index.js';
 import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
-import type { CliConfig } from './config.js';
+import { freeLoopbackPort, prometheusBinary, startPrometheus } from '../telemetry/index.js';
+import { killLeftoverProcess } from '../util/supervisor.js';
+import { type CliConfig, VERSION } from './config.js';
 import { removePilotInfo, writePilotInfo } from './mesh.js';
-import { killLeftoverControlPlane, superviseControlPlane } from './pilot-process.js';
+import { superviseControlPlane } from './pilot-process.js';
 
 export const NODE_NAME = 'node01';
 /** The control plane's name in proxy-status (istiod's pod name on a real cluster). */
@@ -38,14 +41,23 @@ function upstreams(cfg: CliConfig, self: Upstream[]): Upstream[] | null {
   });
 }
 
+export interface ClusterComponents {
+  stop(): Promise<void>;
+  consoleUrl: string;
+  /** Empty when Prometheus is not installed. */
+  prometheusUrl: string;
+}
+
 export async function startClusterComponents(
   api: RunningApiServer,
   cfg: CliConfig,
   logs: ReturnType<typeof lateLogSource>,
   log: (line: string) => void,
-): Promise<() => Promise<void>> {
+): Promise<ClusterComponents> {
   const client = new ApiClient({ url: api.url, token: api.adminToken, ca: api.caCert });
   const stops: Array<() => Promise<void> | void> = [];
+  let consoleUrl = '';
+  let prometheusUrl = '';
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     client.close();
@@ -102,7 +114,7 @@ export async function startClusterComponents(
     // sidecars reach it as istiod.istio-system.svc.
     const pidFile = join(cfg.stateDir, 'run', 'pilot.pid');
     for (const d of ['run', 'logs']) mkdirSync(join(cfg.stateDir, d), { recursive: true, mode: 0o700 }); // a foreground daemon made neither
-    await killLeftoverControlPlane(pidFile, cfg.stateDir);
+    await killLeftoverProcess(pidFile, cfg.stateDir);
     const pilot = superviseControlPlane({
       stateDir: cfg.stateDir,
       settings: {
@@ -134,7 +146,34 @@ export async function startClusterComponents(
         { name: 'http-monitoring', port: DEBUG_PORT, protocol: 'TCP', targetPort: DEBUG_PORT },
       ],
     });
-    writePilotInfo(cfg.stateDir, { debugUrl: `http://${gateway}:${DEBUG_PORT}`, name: PILOT_NAME });
+    const debugUrl = `http://${gateway}:${DEBUG_PORT}`;
+    writePilotInfo(cfg.stateDir, { debugUrl, name: PILOT_NAME });
+
+    // Observability, as Istio's addons: Prometheus scraping the sidecars, and the console (Kiali's role)
+    // that also tells Prometheus which pods to scrape. Both on loopback only.
+    const prometheusPort = await freeLoopbackPort(cfg.prometheusPort);
+    if (cfg.prometheusPort && prometheusPort !== cfg.prometheusPort) log(`port ${cfg.prometheusPort} is in use: Prometheus takes ${prometheusPort}`);
+    const wantedConsolePort = await freeLoopbackPort(cfg.consolePort);
+    if (cfg.consolePort && wantedConsolePort !== cfg.consolePort) log(`port ${cfg.consolePort} is in use: the console takes ${wantedConsolePort}`);
+    const consoleServer = await startConsoleServer({
+      host: '127.0.0.1',
+      port: wantedConsolePort,
+      client,
+      kubeUrl: api.url,
+      prometheusUrl: `http://127.0.0.1:${prometheusPort}`,
+      controlPlaneUrl: () => debugUrl,
+      staticDir: webConsoleDir,
+      version: VERSION,
+      log,
+    });
+    stops.push(() => consoleServer.close());
+    consoleUrl = consoleServer.url;
+    if (prometheusBinary()) {
+      const prometheus = await startPrometheus({ stateDir: cfg.stateDir, port: prometheusPort, targetsUrl: `${consoleServer.url}/sd/targets`, log });
+      stops.push(() => prometheus.stop());
+      prometheusUrl = prometheus.url;
+    } else log('Prometheus is not installed: the console shows no traffic (the Debian package prometheus provides it)');
+    log(`console on ${consoleServer.url}`);
 
     const events = (component: string) => createEventRecorder(client, { component }, log);
     const endpointsController = await startEndpointsController({ client, log });
@@ -148,7 +187,7 @@ export async function startClusterComponents(
     await stopAll().catch(() => {});
     throw e;
   }
-  return stopAll;
+  return { stop: stopAll, consoleUrl, prometheusUrl };
 }
 
 interface NodeServiceSpec {

@@ -1,21 +1,20 @@
 // The `virtmesh` command: what kubevirtci, istioctl and virtctl do for a real cluster.
 
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { clusterDown, clusterStatus, clusterUp, kubeconfigPath, runForeground } from './cluster.js';
-import { readConfig } from './config.js';
+import { readConfig, VERSION } from './config.js';
 import { vmConsole } from './console.js';
+import { type DashboardOptions, dashboard } from './dashboard.js';
 import { images } from './images.js';
 import { registerMeshCommands } from './mesh.js';
 
 const cfg = readConfig();
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command();
 
 program
   .name('virtmesh')
   .description('Run virtual machines inside a service mesh, on one machine (KubeVirt + Istio + Kiali, embedded).')
-  .version(version)
+  .version(VERSION)
   .showHelpAfterError();
 
 const cluster = program.command('cluster').description("Start, stop and inspect the embedded cluster (like kubevirtci's cluster-up/cluster-down).");
@@ -58,6 +57,17 @@ program
   .description('List the guest images that containerDisk names resolve to (built once, from Debian packages, into the image cache).')
   .option('--build', 'build the guest images now (otherwise the first VM builds them)')
   .action(async (o: { build?: boolean }) => images(cfg, Boolean(o.build)));
+
+program
+  .command('dashboard')
+  .description('Say where the web console (kiali, the default) or Prometheus is, and open it when there is a display (like `istioctl dashboard`).')
+  .argument('[which]', 'kiali (the virtmesh console) or prometheus', 'kiali')
+  .option('--browser', 'open a browser (when there is a display)', true)
+  .option('--no-browser', 'only print the address')
+  .option('--prometheus <url>', "serve the console from this process against this Prometheus (e.g. a real Istio cluster's)")
+  .option('-p, --port <port>', 'with --prometheus: the port to serve on (0 picks a free one)', '0')
+  .option('--address <address>', 'with --prometheus: the address to serve on', '127.0.0.1')
+  .action(async (which: string, o: DashboardOptions) => dashboard(cfg, which, o));
 
 registerMeshCommands(program, cfg);
 

@@ -75,6 +75,11 @@ export class ApiClient {
     return this.#json<T>('GET', path);
   }
 
+  /** A GET whose answer is text, such as pods/log. */
+  text(path: string, query: Record<string, string | undefined> = {}): Promise<string> {
+    return this.#send('GET', withQuery(path, query), undefined, undefined, (text) => text);
+  }
+
   list<T = KubeObject>(path: string, query: Record<string, string | undefined> = {}): Promise<ListResult<T>> {
     return this.#json<ListResult<T>>('GET', withQuery(path, query));
   }
@@ -140,11 +145,15 @@ export class ApiClient {
 
   #json<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.#send(method, path, payload, contentType, (text) => JSON.parse(text) as T);
+  }
+
+  #send<T>(method: string, path: string, payload: Buffer | undefined, contentType: string | undefined, parse: (text: string) => T): Promise<T> {
     return new Promise((resolve, reject) => {
       const req = this.#request(method, path, payload, contentType, (res) => {
         collect(res).then((text) => {
           if ((res.statusCode ?? 0) >= 300) reject(apiError(res.statusCode ?? 0, text));
-          else resolve(JSON.parse(text) as T);
+          else resolve(parse(text));
         }, reject);
       });
       req.on('error', reject);

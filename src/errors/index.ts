@@ -32,6 +32,13 @@ export const errorSpecs = {
     message: 'failed to execute command on sidecar: error execing into %s/%s istio-proxy container: container istio-proxy is not valid for pod %s',
   },
   VM_ERR_MESH_PROXY_NOT_CONNECTED: { status: 404, message: '%s is not connected to %s (see `virtmesh proxy-status`)' },
+  VM_ERR_DASHBOARD_UNKNOWN: { status: 400, message: 'unknown dashboard "%s": choose kiali (the virtmesh console) or prometheus' },
+  VM_ERR_DASHBOARD_NOT_RUNNING: { status: 503, message: 'the cluster runs no %s: %s' },
+  VM_ERR_DASHBOARD_BAD_URL: { status: 400, message: '--prometheus "%s" is not a URL (e.g. http://127.0.0.1:9090)' },
+  VM_ERR_TELEMETRY_NO_PROMETHEUS: {
+    status: 500,
+    message: 'prometheus is not installed: install the Debian package prometheus, or run `virtmesh cluster up` as root and it installs it',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

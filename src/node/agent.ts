@@ -8,7 +8,8 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type ApiClient, Informer, isConflict, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder } from '../controllers/index.js';
-import { adoptVm, killProcessOf, type RunningVm, readVmProcesses } from '../vm/index.js';
+import { killProcessOf } from '../util/process.js';
+import { adoptVm, type RunningVm, readVmProcesses } from '../vm/index.js';
 import { Ipam } from './ipam.js';
 import {
   deleteSandboxNetwork,

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject } from '../client/index.js';
 import { readPidFile } from '../util/fs.js';
-import { isProcessOf, killProcessOf } from '../vm/index.js';
+import { isProcessOf, killProcessOf } from '../util/process.js';
 
 export const PROXY_UID = 1337;
 /** Istio's default drain before the proxy is stopped (terminationDrainDuration). */

@@ -14,7 +14,7 @@ import { DiscoveryServer, type ProxySyncStatus } from './server.js';
 
 export { buildConfigDump, type ConfigDump, type ParsedConfigDump, parseConfigDump } from './config-dump.js';
 export { generateProxyConfig } from './generate.js';
-export { DEFAULT_MESH_CONFIG, type MeshConfig, resolveHost } from './model.js';
+export { DEFAULT_MESH_CONFIG, hostMatches, type MeshConfig, type Pod, PROXY_CONTAINER, resolveHost, selects, serviceHost, workloadName } from './model.js';
 export { DEBUG_PORT, type DiscoveryRequest, type DiscoveryResponse, XDS_PORT } from './protocol.js';
 export { type ProxyInfo, parseProxyId, proxyInfo, sidecarNode } from './proxy-node.js';
 export { type MeshSnapshot, PushContext } from './push-context.js';

@@ -15,8 +15,6 @@ export {
   adoptVm,
   GUEST_GATEWAY,
   GUEST_IP,
-  isProcessOf,
-  killProcessOf,
   type LaunchContext,
   qmp,
   type RunningVm,

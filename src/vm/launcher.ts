@@ -9,6 +9,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSyn
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { run as runHost, runIn } from '../util/exec.js';
+import { isProcessOf, killProcessOf } from '../util/process.js';
 import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
 import type { VmPlan } from './spec.js';
 
@@ -156,22 +157,6 @@ export function readVmProcesses(dir: string): VmProcesses | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Whether pid is a live process whose command line mentions `marker` (a reused pid never is). */
-export function isProcessOf(pid: number, marker: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker); // empty for a zombie
-  } catch {
-    return false;
-  }
-}
-
-/** SIGKILL for pid if it is still a process whose command line mentions `marker`; one already gone is fine. */
-export function killProcessOf(pid: number | undefined, marker: string): void {
-  try {
-    if (pid && isProcessOf(pid, marker)) process.kill(pid, 'SIGKILL');
-  } catch {}
 }
 
 /**

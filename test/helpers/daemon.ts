@@ -23,6 +23,9 @@ export function clusterEnv(stateDir: string, extra: NodeJS.ProcessEnv = {}): Nod
     VIRTMESH_NODE_POD_CIDR: `10.${200 + (h[0] % 40)}.${h[1]}.0/24`,
     VIRTMESH_APISERVER_SERVICE_CIDR: `10.${100 + (h[2] % 90)}.0.0/16`,
     VIRTMESH_DNS_UPSTREAM: 'none',
+    // The console and Prometheus take free loopback ports, not Kiali's and Prometheus's usual ones.
+    VIRTMESH_CONSOLE_PORT: '0',
+    VIRTMESH_PROMETHEUS_PORT: '0',
     ...extra,
   };
 }

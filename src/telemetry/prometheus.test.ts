@@ -1,0 +1,214 @@
+// The graph, metrics and health queries against the real Prometheus (Debian's
+// package), scraping two sidecars' metrics as virtmesh's proxy renders them: cirros-vmi
+// calling istio-vmi-svc -> istio-vmi, and istio-vmi calling out through PassthroughCluster.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { WorkloadMeta } from '../proxy/config.js';
+import { IstioMetrics, type ServiceLabels } from '../proxy/metrics.js';
+import type { GraphResponse } from './api.js';
+import { buildGraph } from './graph.js';
+import { requestRatesByWorkloadAndService, workloadHealth } from './health.js';
+import { workloadMetrics } from './metrics.js';
+import { PrometheusClient } from './prometheus-client.js';
+
+const BINARY = '/usr/bin/prometheus';
+
+const meta = (workload: string): WorkloadMeta => ({
+  workload,
+  namespace: 'default',
+  canonicalService: workload,
+  canonicalRevision: 'latest',
+  app: workload,
+  version: '',
+  serviceAccount: 'default',
+  principal: 'spiffe://cluster.local/ns/default/sa/default',
+  cluster: 'Kubernetes',
+  podName: `virt-launcher-${workload}-abcde`,
+  ip: '10.244.0.5',
+});
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+describe('against the real Prometheus', { skip: existsSync(BINARY) ? false : `${BINARY} is not installed`, timeout: 60_000 }, () => {
+  let dir: string | undefined;
+  let prometheus: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+  let sidecars: Server | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let prom: PrometheusClient;
+  let log = '';
+  /** The rate window: short, so that the test waits little for Prometheus to hold a full one. */
+  const WINDOW = 5;
+
+  before(async () => {
+    // Two sidecars' metrics, counted as the proxy counts them.
+    const cirros = meta('cirros-vmi');
+    const istio = meta('istio-vmi');
+    const svc: ServiceLabels = { host: 'istio-vmi-svc.default.svc.cluster.local', name: 'istio-vmi-svc', namespace: 'default' };
+    const passthrough: ServiceLabels = { host: 'kubevirt.io', name: 'PassthroughCluster', namespace: 'unknown' };
+    const atCirros = new IstioMetrics();
+    const atIstio = new IstioMetrics();
+    const outHttp = atCirros.labelPrefix('source', 'http', cirros, istio, svc);
+    const inHttp = atIstio.labelPrefix('destination', 'http', cirros, istio, svc);
+    const outPassthrough = atIstio.labelPrefix('source', 'http', istio, undefined, passthrough);
+    // Plaintext TCP: the destination cannot tell who connected.
+    const outTcp = atCirros.tcpSeries(atCirros.labelPrefix('source', 'tcp', cirros, istio, svc), 'source', 0);
+    const inTcp = atIstio.tcpSeries(atIstio.labelPrefix('destination', 'tcp', undefined, istio, svc), 'destination', 0);
+    outTcp.opened = inTcp.opened = 1;
+    let tick = 0;
+    const step = () => {
+      tick++;
+      atCirros.recordRequest(outHttp, 'source', 200, 0, 12, 100, 400);
+      atIstio.recordRequest(inHttp, 'destination', 200, 0, 10, 100, 400);
+      if (tick % 5 === 0) atIstio.recordRequest(outPassthrough, 'source', 200, 0, 80, 50, 2000);
+    };
+    step();
+    ticker = setInterval(step, 200);
+    const started = Date.now();
+    sidecars = createServer((req, res) => {
+      // TCP bytes grow smoothly with time, so both sidecars' rates agree as real byte counts of one connection do.
+      const bytes = (Date.now() - started) * 5;
+      outTcp.sent = inTcp.received = bytes;
+      outTcp.received = inTcp.sent = bytes * 3;
+      const out: string[] = [];
+      (req.url === '/cirros' ? atCirros : atIstio).render(out);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(`${out.join('\n')}\n`);
+    });
+    await new Promise<void>((r) => sidecars?.listen(0, '127.0.0.1', r));
+    const target = `127.0.0.1:${(sidecars.address() as AddressInfo).port}`;
+
+    dir = mkdtempSync(join(tmpdir(), 'virtmesh-prometheus-'));
+    const job = (name: string) => `  - job_name: ${name}\n    metrics_path: /${name}\n    static_configs: [{ targets: ['${target}'] }]\n`;
+    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${job('cirros')}${job('istio')}`);
+    const port = await freePort();
+    prometheus = spawn(
+      BINARY,
+      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    prometheus.stderr?.on('data', (d) => {
+      log = (log + d).slice(-4000);
+    });
+    exited = new Promise((r) => prometheus?.once('exit', () => r()));
+    prom = new PrometheusClient(`http://127.0.0.1:${port}`);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const ready = await fetch(`${prom.url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (prometheus.exitCode !== null || Date.now() > deadline) throw new Error(`Prometheus did not start: ${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  after(async () => {
+    clearInterval(ticker);
+    if (prometheus && prometheus.exitCode === null) {
+      prometheus.kill('SIGTERM');
+      const killer = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await new Promise<void>((r) => (sidecars ? sidecars.close(() => r()) : r()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * The graph once Prometheus holds a full rate window of scrapes of both sidecars (rates over
+   * a partial one come out low; Prometheus starts scraping a few seconds after it is ready).
+   */
+  async function graphWhenReady(): Promise<GraphResponse> {
+    const deadline = Date.now() + 25_000;
+    for (;;) {
+      const counts = await prom.query(`count_over_time(istio_requests_total{reporter="destination"}[${WINDOW}s]) >= ${WINDOW}`);
+      const tcp = await prom.query(`count_over_time(istio_tcp_sent_bytes_total[${WINDOW}s]) >= ${WINDOW}`);
+      if (counts.length > 0 && tcp.length === 2) break;
+      if (Date.now() > deadline) assert.fail(`Prometheus holds no full window of scrapes after 25 s\n${log}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (;;) {
+      const g = await buildGraph(prom, { namespaces: ['default'], graphType: 'workload', duration: WINDOW });
+      const ids = g.elements.edges.map((e) => e.data.id);
+      if (ids.length >= 4 && ids.includes('wl:default:istio-vmi>svc:default:PassthroughCluster:http')) return g;
+      if (Date.now() > deadline) assert.fail(`no full graph after 20 s: ${ids.join(', ')}\n${log}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  it('builds the workload graph with rates counted once', async () => {
+    const g = await graphWhenReady();
+    assert.deepEqual(
+      g.elements.nodes.map((n) => n.data.id),
+      ['box:ns:default', 'svc:default:PassthroughCluster', 'svc:default:istio-vmi-svc', 'wl:default:cirros-vmi', 'wl:default:istio-vmi'],
+    );
+    assert.deepEqual(
+      g.elements.edges.map((e) => e.data.id),
+      [
+        'svc:default:istio-vmi-svc>wl:default:istio-vmi:http',
+        'svc:default:istio-vmi-svc>wl:default:istio-vmi:tcp',
+        'wl:default:cirros-vmi>svc:default:istio-vmi-svc:http',
+        'wl:default:cirros-vmi>svc:default:istio-vmi-svc:tcp',
+        'wl:default:istio-vmi>svc:default:PassthroughCluster:http',
+      ],
+    );
+    const edge = (id: string) => g.elements.edges.find((e) => e.data.id === id)?.data;
+    // 5 requests/s: once, not twice (both sidecars report them).
+    const http = edge('wl:default:cirros-vmi>svc:default:istio-vmi-svc:http');
+    assert.ok(http?.http && http.http.rate > 3 && http.http.rate < 7, `rate ${http?.http?.rate}`);
+    assert.ok(http?.responseTimeP95 && http.responseTimeP95 > 5 && http.responseTimeP95 <= 10, `p95 ${http?.responseTimeP95}`);
+    assert.equal(http?.health, 'healthy');
+    const out = edge('wl:default:istio-vmi>svc:default:PassthroughCluster:http')?.http?.rate ?? 0;
+    assert.ok(out > 0.5 && out < 1.5, `passthrough rate ${out}`);
+    const tcp = edge('wl:default:cirros-vmi>svc:default:istio-vmi-svc:tcp')?.tcp?.bytesPerSec ?? 0;
+    assert.ok(tcp > 10_000 && tcp < 30_000, `tcp ${tcp} B/s`);
+    assert.equal(g.elements.nodes.find((n) => n.data.id === 'wl:default:cirros-vmi')?.data.isRoot, true);
+  });
+
+  it('answers the metrics and health queries (every PromQL parses and selects)', async () => {
+    await graphWhenReady();
+    const m = await workloadMetrics(prom, {
+      namespace: 'default',
+      workload: 'istio-vmi',
+      direction: 'inbound',
+      reporter: 'destination',
+      duration: 30,
+      step: 2,
+      rateInterval: `${WINDOW}s`,
+      quantiles: ['0.5', '0.95'],
+      byLabels: ['source_workload'],
+    });
+    const count = m.request_count?.[0];
+    assert.deepEqual(count?.labels, { source_workload: 'cirros-vmi' });
+    assert.ok(count?.datapoints.some(([, v]) => v > 0));
+    assert.deepEqual(
+      m.request_duration_millis?.map((s) => s.stat),
+      ['avg', '0.5', '0.95'],
+    );
+    assert.ok((m.request_throughput?.[0]?.datapoints.at(-1)?.[1] ?? 0) > 0);
+    assert.deepEqual(m.request_error_count, []);
+    assert.ok((m.tcp_received?.[0]?.datapoints.at(-1)?.[1] ?? 0) > 0);
+
+    const rates = await requestRatesByWorkloadAndService(prom, ['default'], WINDOW);
+    assert.equal(workloadHealth(rates, 'default', 'istio-vmi').health, 'healthy');
+    assert.equal(workloadHealth(rates, 'default', 'cirros-vmi').health, 'healthy');
+    assert.ok((rates.services.get('default/istio-vmi-svc')?.rate ?? 0) > 3);
+  });
+});
