@@ -76,6 +76,22 @@ describe('virtmesh cluster lifecycle', () => {
     const unknown = await fetch(`${info.consoleUrl}/api/nothing`);
     assert.equal(unknown.status, 404);
     assert.match((await unknown.json()).error, /no such API endpoint/);
+    // Bad parameters are 400s that name the parameter; nothing reaches Prometheus with them.
+    for (const [path, status, message] of [
+      ['/api/namespaces/graph?namespaces=default&graphType=tree', 400, /graphType "tree" is not one of workload, app, versionedApp, service/],
+      ['/api/namespaces/graph', 400, /namespaces is required/],
+      ['/api/namespaces/graph?namespaces=Bad_NS', 400, /namespace "Bad_NS" is not a valid namespace name/],
+      ['/api/namespaces/graph?namespaces=default&duration=soon', 400, /duration "soon" is not a duration/],
+      ['/api/namespaces/default/workloads/istio-vmi/metrics?direction=sideways', 400, /direction "sideways" is not inbound or outbound/],
+      ['/api/namespaces/default/workloads/istio-vmi/metrics?byLabels=code)%20or%20vector(1', 400, /byLabels|label/],
+      ['/api/namespaces/default/workloads/nothing-here', 404, /workload "nothing-here" not found in namespace default/],
+    ] as const) {
+      const r = await fetch(`${info.consoleUrl}${path}`);
+      assert.equal(r.status, status, path);
+      assert.match((await r.json()).error, message, path);
+    }
+    const graph = await (await fetch(`${info.consoleUrl}/api/namespaces/graph?namespaces=default`)).json();
+    assert.deepEqual(graph.elements, { nodes: [], edges: [] }, 'no traffic, no nodes');
   });
 
   it('prints a kubeconfig that stock kubectl uses', async () => {

@@ -41,8 +41,8 @@ const ISTIO_KINDS: Array<[kind: string, path: string]> = [
 
 const GRAPH_TYPES: GraphType[] = ['workload', 'app', 'versionedApp', 'service'];
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-/** How far back list health looks (Kiali's lists default to the last 10 minutes). */
-const LIST_HEALTH_SECONDS = 600;
+/** How far back list health looks unless asked (`duration`). */
+const LIST_HEALTH_WINDOW = '10m';
 
 interface Objects {
   pods: KubeObject[];
@@ -95,16 +95,16 @@ export class ApiRoutes {
     if (path === '/api/namespaces/graph') return this.graph(q);
     if (path === '/api/istio/config') return this.istioConfig(q);
     let m = path.match(/^\/api\/namespaces\/([^/]+)\/workloads$/);
-    if (m) return this.workloads(namespaceParam(m[1]));
+    if (m) return this.workloads(namespaceParam(m[1]), durationParam(q, 'duration', LIST_HEALTH_WINDOW));
     m = path.match(/^\/api\/namespaces\/([^/]+)\/workloads\/([^/]+)(\/graph|\/metrics)?$/);
     if (m) {
       const [ns, name] = [namespaceParam(m[1]), decodeURIComponent(m[2])];
       if (m[3] === '/graph') return this.graph(q, { namespace: ns, workload: name });
       if (m[3] === '/metrics') return this.metrics(q, { namespace: ns, workload: name });
-      return this.workload(ns, name);
+      return this.workload(ns, name, durationParam(q, 'duration', LIST_HEALTH_WINDOW));
     }
     m = path.match(/^\/api\/namespaces\/([^/]+)\/services$/);
-    if (m) return this.services(namespaceParam(m[1]));
+    if (m) return this.services(namespaceParam(m[1]), durationParam(q, 'duration', LIST_HEALTH_WINDOW));
     m = path.match(/^\/api\/namespaces\/([^/]+)\/services\/([^/]+)\/metrics$/);
     if (m) return this.metrics(q, { namespace: namespaceParam(m[1]), service: decodeURIComponent(m[2]) });
     return undefined;
@@ -153,29 +153,33 @@ export class ApiRoutes {
   }
 
   /** Health for list rows; while Prometheus cannot be read the rows still come, with health "na" and the reason. */
-  async #healthRates(namespaces: string[]) {
+  async #healthRates(namespaces: string[], seconds: number) {
     try {
-      return { rates: await requestRatesByWorkloadAndService(this.deps.prom, namespaces.includes('all') ? ['.+'] : namespaces, LIST_HEALTH_SECONDS) };
+      const names = namespaces.includes('all') ? (await this.deps.client.list('/api/v1/namespaces')).items.map((n) => n.metadata.name) : namespaces;
+      return { rates: await requestRatesByWorkloadAndService(this.deps.prom, names, seconds) };
     } catch (e) {
       return { error: `no health: ${(e as Error).message}` };
     }
   }
 
-  async workloads(namespace: string): Promise<WorkloadListItem[]> {
+  async workloads(namespace: string, seconds: number): Promise<WorkloadListItem[]> {
     const objects = await this.#objects();
     const rows = workloadsFromPods(objects.pods, objects.vmis, namespace);
-    const { rates, error } = await this.#healthRates([namespace]);
+    const { rates, error } = await this.#healthRates([namespace], seconds);
     return rows.map((w) => {
       const h = rates ? workloadHealth(rates, w.namespace, w.name) : { health: 'na' as const, reason: error };
       return { ...w, health: h.health, ...(h.reason ? { healthReason: h.reason } : {}) };
     });
   }
 
-  async workload(namespace: string, name: string): Promise<WorkloadDetails> {
+  async workload(namespace: string, name: string, seconds: number): Promise<WorkloadDetails> {
     const objects = await this.#objects();
     const details = workloadDetails(namespace, name, objects.pods, objects.vmis, objects.services);
     if (!details) throw new HttpError(404, `workload "${name}" not found in namespace ${namespace}`);
-    const [{ rates, error }, statuses] = await Promise.all([this.#healthRates([namespace]), this.deps.controlPlane().catch(() => [] as ProxySyncStatus[])]);
+    const [{ rates, error }, statuses] = await Promise.all([
+      this.#healthRates([namespace], seconds),
+      this.deps.controlPlane().catch(() => [] as ProxySyncStatus[]),
+    ]);
     const h = rates ? workloadHealth(rates, namespace, name) : { health: 'na' as const, reason: error };
     const byProxy = new Map(statuses.map((s) => [s.proxy, s]));
     const pods = details.pods.map((p) => {
@@ -224,10 +228,10 @@ export class ApiRoutes {
     return workloadMetrics(this.deps.prom, { ...common, direction, namespace: target.namespace, workload: target.workload as string });
   }
 
-  async services(namespace: string): Promise<ServiceListItem[]> {
+  async services(namespace: string, seconds: number): Promise<ServiceListItem[]> {
     const objects = await this.#objects();
     const rows = servicesFromObjects(objects.services, objects.endpoints, namespace);
-    const { rates } = await this.#healthRates([namespace]);
+    const { rates } = await this.#healthRates([namespace], seconds);
     const byKey = new Map(objects.services.map((s) => [`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`, s]));
     return rows.map((row) => {
       const svc = byKey.get(`${row.namespace}/${row.name}`) as KubeObject;

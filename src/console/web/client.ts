@@ -93,15 +93,17 @@ export const api = {
     `&injectServiceNodes=true&includeIdle=${q.includeIdle}`,
   workloadGraphUrl: (ns: string, name: string, duration: number) =>
     `api/namespaces/${enc(ns)}/workloads/${enc(name)}/graph?duration=${duration}s&graphType=workload&injectServiceNodes=true`,
-  workloads: (ns: string, s?: AbortSignal) => getJson<WorkloadListItem[]>(`api/namespaces/${enc(ns)}/workloads`, s),
-  workload: (ns: string, name: string, s?: AbortSignal) => getJson<WorkloadDetails>(`api/namespaces/${enc(ns)}/workloads/${enc(name)}`, s),
+  // duration: the window health is rated over, in seconds.
+  workloads: (ns: string, duration: number, s?: AbortSignal) => getJson<WorkloadListItem[]>(`api/namespaces/${enc(ns)}/workloads?duration=${duration}s`, s),
+  workload: (ns: string, name: string, duration: number, s?: AbortSignal) =>
+    getJson<WorkloadDetails>(`api/namespaces/${enc(ns)}/workloads/${enc(name)}?duration=${duration}s`, s),
   metricsUrl: (ns: string, name: string, q: MetricsQuery) =>
     `api/namespaces/${enc(ns)}/workloads/${enc(name)}/metrics?direction=${q.direction}&reporter=${q.reporter}` +
     `&duration=${q.duration}&step=${q.step}&rateInterval=1m&quantiles=0.5,0.95,0.99` +
     (q.byLabels ? `&byLabels=${enc(q.byLabels)}` : ''),
   metrics: (url: string, s?: AbortSignal) => getJson<MetricsResponse>(url, s),
   graph: (url: string, s?: AbortSignal) => getJson<GraphResponse>(url, s),
-  services: (ns: string, s?: AbortSignal) => getJson<ServiceListItem[]>(`api/namespaces/${enc(ns)}/services`, s),
+  services: (ns: string, duration: number, s?: AbortSignal) => getJson<ServiceListItem[]>(`api/namespaces/${enc(ns)}/services?duration=${duration}s`, s),
   istioConfig: (namespaces: string[], s?: AbortSignal) => getJson<IstioConfigItem[]>(`api/istio/config?namespaces=${namespaces.map(enc).join(',')}`, s),
   proxyStatus: (s?: AbortSignal) => getJson<ProxyStatusRow[]>('api/proxy-status', s),
   logs: (ns: string, pod: string, container: string, s?: AbortSignal) =>

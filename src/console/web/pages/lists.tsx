@@ -33,9 +33,9 @@ export function workloadHref(ns: string, name: string, tab?: string): string {
 }
 
 export function WorkloadsPage() {
-  const { namespaces, tick } = useSettings();
-  const key = namespaces.length > 0 ? `workloads:${namespaces.join(',')}` : null;
-  const state = useLoad(key, tick, (signal) => perNamespace<WorkloadListItem>(namespaces, (ns) => api.workloads(ns, signal)));
+  const { namespaces, tick, durations } = useSettings();
+  const key = namespaces.length > 0 ? `workloads:${namespaces.join(',')}:${durations.graph}` : null;
+  const state = useLoad(key, tick, (signal) => perNamespace<WorkloadListItem>(namespaces, (ns) => api.workloads(ns, durations.graph, signal)));
   return (
     <div class="page">
       <div class="page-header">
@@ -88,9 +88,9 @@ export function WorkloadsPage() {
 }
 
 export function ServicesPage() {
-  const { namespaces, tick } = useSettings();
-  const key = namespaces.length > 0 ? `services:${namespaces.join(',')}` : null;
-  const state = useLoad(key, tick, (signal) => perNamespace<ServiceListItem>(namespaces, (ns) => api.services(ns, signal)));
+  const { namespaces, tick, durations } = useSettings();
+  const key = namespaces.length > 0 ? `services:${namespaces.join(',')}:${durations.graph}` : null;
+  const state = useLoad(key, tick, (signal) => perNamespace<ServiceListItem>(namespaces, (ns) => api.services(ns, durations.graph, signal)));
   return (
     <div class="page">
       <div class="page-header">

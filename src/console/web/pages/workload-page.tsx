@@ -21,8 +21,8 @@ const TABS: Array<{ id: string; label: string }> = [
 ];
 
 export function WorkloadPage({ namespace, name, tab }: { namespace: string; name: string; tab: string }) {
-  const { tick } = useSettings();
-  const state = useLoad(`workload:${namespace}/${name}`, tick, (signal) => api.workload(namespace, name, signal));
+  const { tick, durations } = useSettings();
+  const state = useLoad(`workload:${namespace}/${name}:${durations.graph}`, tick, (signal) => api.workload(namespace, name, durations.graph, signal));
   const w = state.data;
   const active = TABS.some((t) => t.id === tab) ? tab : 'overview';
   return (
