@@ -3,62 +3,29 @@
 // calling istio-vmi-svc -> istio-vmi, and istio-vmi calling out through PassthroughCluster.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { WorkloadMeta } from '../proxy/config.js';
 import { IstioMetrics, type ServiceLabels } from '../proxy/metrics.js';
 import type { GraphResponse } from './api.js';
 import { buildGraph } from './graph.js';
 import { requestRatesByWorkloadAndService, workloadHealth } from './health.js';
 import { workloadMetrics } from './metrics.js';
-import { PrometheusClient } from './prometheus-client.js';
+import type { PrometheusClient } from './prometheus-client.js';
+import { PROMETHEUS_BINARY, type SidecarMetricsServer, serveSidecarMetrics, startTestPrometheus, type TestPrometheus, workloadMeta } from './testing.js';
 
-const BINARY = '/usr/bin/prometheus';
-
-const meta = (workload: string): WorkloadMeta => ({
-  workload,
-  namespace: 'default',
-  canonicalService: workload,
-  canonicalRevision: 'latest',
-  app: workload,
-  version: '',
-  serviceAccount: 'default',
-  principal: 'spiffe://cluster.local/ns/default/sa/default',
-  cluster: 'Kubernetes',
-  podName: `virt-launcher-${workload}-abcde`,
-  ip: '10.244.0.5',
-});
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-describe('against the real Prometheus', { skip: existsSync(BINARY) ? false : `${BINARY} is not installed`, timeout: 60_000 }, () => {
-  let dir: string | undefined;
-  let prometheus: ChildProcess | undefined;
-  let exited: Promise<void> | undefined;
-  let sidecars: Server | undefined;
+describe('against the real Prometheus', { skip: existsSync(PROMETHEUS_BINARY) ? false : `${PROMETHEUS_BINARY} is not installed`, timeout: 60_000 }, () => {
+  let prometheus: TestPrometheus | undefined;
+  let sidecars: SidecarMetricsServer | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let prom: PrometheusClient;
-  let log = '';
+  const log = () => prometheus?.log() ?? '';
   /** The rate window: short, so that the test waits little for Prometheus to hold a full one. */
   const WINDOW = 5;
 
   before(async () => {
     // Two sidecars' metrics, counted as the proxy counts them.
-    const cirros = meta('cirros-vmi');
-    const istio = meta('istio-vmi');
+    const cirros = workloadMeta('cirros-vmi');
+    const istio = workloadMeta('istio-vmi');
     const svc: ServiceLabels = { host: 'istio-vmi-svc.default.svc.cluster.local', name: 'istio-vmi-svc', namespace: 'default' };
     const passthrough: ServiceLabels = { host: 'kubevirt.io', name: 'PassthroughCluster', namespace: 'unknown' };
     const atCirros = new IstioMetrics();
@@ -80,55 +47,26 @@ describe('against the real Prometheus', { skip: existsSync(BINARY) ? false : `${
     step();
     ticker = setInterval(step, 200);
     const started = Date.now();
-    sidecars = createServer((req, res) => {
-      // TCP bytes grow smoothly with time, so both sidecars' rates agree as real byte counts of one connection do.
-      const bytes = (Date.now() - started) * 5;
-      outTcp.sent = inTcp.received = bytes;
-      outTcp.received = inTcp.sent = bytes * 3;
-      const out: string[] = [];
-      (req.url === '/cirros' ? atCirros : atIstio).render(out);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(`${out.join('\n')}\n`);
-    });
-    await new Promise<void>((r) => sidecars?.listen(0, '127.0.0.1', r));
-    const target = `127.0.0.1:${(sidecars.address() as AddressInfo).port}`;
-
-    dir = mkdtempSync(join(tmpdir(), 'virtmesh-prometheus-'));
-    const job = (name: string) => `  - job_name: ${name}\n    metrics_path: /${name}\n    static_configs: [{ targets: ['${target}'] }]\n`;
-    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${job('cirros')}${job('istio')}`);
-    const port = await freePort();
-    prometheus = spawn(
-      BINARY,
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    sidecars = await serveSidecarMetrics(
+      new Map([
+        ['cirros', atCirros],
+        ['istio', atIstio],
+      ]),
+      () => {
+        // TCP bytes grow smoothly with time, so both sidecars' rates agree as real byte counts of one connection do.
+        const bytes = (Date.now() - started) * 5;
+        outTcp.sent = inTcp.received = bytes;
+        outTcp.received = inTcp.sent = bytes * 3;
+      },
     );
-    prometheus.stderr?.on('data', (d) => {
-      log = (log + d).slice(-4000);
-    });
-    exited = new Promise((r) => prometheus?.once('exit', () => r()));
-    prom = new PrometheusClient(`http://127.0.0.1:${port}`);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const ready = await fetch(`${prom.url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (prometheus.exitCode !== null || Date.now() > deadline) throw new Error(`Prometheus did not start: ${log}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    prometheus = await startTestPrometheus({ target: sidecars.target, sidecars: ['cirros', 'istio'] });
+    prom = prometheus.client;
   });
 
   after(async () => {
     clearInterval(ticker);
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      const killer = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    }
-    await new Promise<void>((r) => (sidecars ? sidecars.close(() => r()) : r()));
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await prometheus?.close();
+    await sidecars?.close();
   });
 
   /**
@@ -141,14 +79,14 @@ describe('against the real Prometheus', { skip: existsSync(BINARY) ? false : `${
       const counts = await prom.query(`count_over_time(istio_requests_total{reporter="destination"}[${WINDOW}s]) >= ${WINDOW}`);
       const tcp = await prom.query(`count_over_time(istio_tcp_sent_bytes_total[${WINDOW}s]) >= ${WINDOW}`);
       if (counts.length > 0 && tcp.length === 2) break;
-      if (Date.now() > deadline) assert.fail(`Prometheus holds no full window of scrapes after 25 s\n${log}`);
+      if (Date.now() > deadline) assert.fail(`Prometheus holds no full window of scrapes after 25 s\n${log()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     for (;;) {
       const g = await buildGraph(prom, { namespaces: ['default'], graphType: 'workload', duration: WINDOW });
       const ids = g.elements.edges.map((e) => e.data.id);
       if (ids.length >= 4 && ids.includes('wl:default:istio-vmi>svc:default:PassthroughCluster:http')) return g;
-      if (Date.now() > deadline) assert.fail(`no full graph after 20 s: ${ids.join(', ')}\n${log}`);
+      if (Date.now() > deadline) assert.fail(`no full graph after 20 s: ${ids.join(', ')}\n${log()}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
