@@ -320,8 +320,12 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     const count = () => loopRequests(false);
     const before = await count();
     const daemon = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8')).pid as number;
+    const prometheusPid = Number(readFileSync(join(c.stateDir, 'run', 'prometheus.pid'), 'utf8'));
+    const crashedAt = Math.floor(Date.now() / 1000);
     process.kill(daemon, 'SIGKILL');
     await eventually('the daemon to die', async () => !existsSync(`/proc/${daemon}`), 10_000, 50);
+    // Prometheus goes with its daemon, however the daemon ends.
+    await eventually("the daemon's Prometheus to end", async () => !existsSync(`/proc/${prometheusPid}`), 10_000, 50);
     const up = await c.virtmesh(['cluster', 'up']);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(Number(readFileSync(pidFile, 'utf8')), sidecarPid, 'the same sidecar process');
@@ -330,6 +334,18 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     await eventually('the counters go on from where they were', async () => (await count()) > before, 60_000, 1000);
     await eventually('both proxies reconnected and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
     assert.match(await c.k(['get', 'pod', pod.metadata.name, '--no-headers']), /\s3\/3\s+Running\s/);
+    // The restarted Prometheus has what the old one scraped before the crash.
+    const { prometheusUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
+    const old = await eventually(
+      'the restarted Prometheus to answer with the data scraped before the crash',
+      async () => {
+        const r = await (await fetch(`${prometheusUrl}/api/v1/query?query=istio_requests_total&time=${crashedAt - 10}`)).json();
+        return r.data?.result?.length > 0 ? r.data.result : undefined;
+      },
+      30_000,
+      500,
+    );
+    assert.ok(old.some((s: { metric: Record<string, string> }) => s.metric.source_workload === 'cirros-vmi'));
   });
 
   it("leaves an injected pod in Init:0/3 with Multus's event until the istio-cni network exists", async () => {

@@ -11,7 +11,8 @@ import { createEventRecorder, startEndpointsController, startScheduler, startVmi
 import { createClusterDnsIndex, readHostResolvers, startDnsServer, type Upstream } from '../dns/index.js';
 import { intToIp, ipToInt, type NodeAgent, startNodeAgent } from '../node/index.js';
 import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
-import { freeLoopbackPort, prometheusBinary, startPrometheus } from '../telemetry/index.js';
+import { prometheusBinary, startPrometheus } from '../telemetry/index.js';
+import { freeLoopbackPort } from '../util/ports.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
 import { type CliConfig, VERSION } from './config.js';
 import { removePilotInfo, writePilotInfo } from './mesh.js';

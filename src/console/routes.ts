@@ -12,6 +12,7 @@ import {
   type MeshObjects,
   type MetricsResponse,
   type PrometheusApi,
+  type ProxyStatusRow,
   parsePrometheusDuration,
   requestRatesByWorkloadAndService,
   type ServiceListItem,
@@ -57,8 +58,9 @@ export interface RouteDeps {
   controlPlane: () => Promise<ProxySyncStatus[]>;
 }
 
-function namespaceParam(value: string, what = 'namespace'): string {
-  if (value !== 'all' && !NAME.test(value)) throw new HttpError(400, `${what} "${value}" is not a valid namespace name`);
+/** A namespace name from the path or query; "all" only where every namespace makes sense (lists). */
+function namespaceParam(value: string, allowAll = true): string {
+  if ((value !== 'all' || !allowAll) && !NAME.test(value)) throw new HttpError(400, `namespace "${value}" is not a valid namespace name`);
   return value;
 }
 
@@ -98,7 +100,7 @@ export class ApiRoutes {
     if (m) return this.workloads(namespaceParam(m[1]), durationParam(q, 'duration', LIST_HEALTH_WINDOW));
     m = path.match(/^\/api\/namespaces\/([^/]+)\/workloads\/([^/]+)(\/graph|\/metrics)?$/);
     if (m) {
-      const [ns, name] = [namespaceParam(m[1]), decodeURIComponent(m[2])];
+      const [ns, name] = [namespaceParam(m[1], false), decodeURIComponent(m[2])];
       if (m[3] === '/graph') return this.graph(q, { namespace: ns, workload: name });
       if (m[3] === '/metrics') return this.metrics(q, { namespace: ns, workload: name });
       return this.workload(ns, name, durationParam(q, 'duration', LIST_HEALTH_WINDOW));
@@ -106,8 +108,12 @@ export class ApiRoutes {
     m = path.match(/^\/api\/namespaces\/([^/]+)\/services$/);
     if (m) return this.services(namespaceParam(m[1]), durationParam(q, 'duration', LIST_HEALTH_WINDOW));
     m = path.match(/^\/api\/namespaces\/([^/]+)\/services\/([^/]+)\/metrics$/);
-    if (m) return this.metrics(q, { namespace: namespaceParam(m[1]), service: decodeURIComponent(m[2]) });
+    if (m) return this.metrics(q, { namespace: namespaceParam(m[1], false), service: decodeURIComponent(m[2]) });
     return undefined;
+  }
+
+  async #namespaceNames(): Promise<string[]> {
+    return (await this.deps.client.list('/api/v1/namespaces')).items.map((n) => n.metadata.name);
   }
 
   async #objects(): Promise<Objects> {
@@ -122,8 +128,9 @@ export class ApiRoutes {
   }
 
   async graph(q: URLSearchParams, focus?: { namespace: string; workload: string }): Promise<GraphResponse> {
-    const namespaces = focus ? [focus.namespace] : listParam(q, 'namespaces').map((n) => namespaceParam(n));
-    if (namespaces.length === 0) throw new HttpError(400, 'namespaces is required: one or more namespace names, comma-separated');
+    let namespaces = focus ? [focus.namespace] : listParam(q, 'namespaces').map((n) => namespaceParam(n));
+    if (namespaces.length === 0) throw new HttpError(400, 'namespaces is required: one or more namespace names (or all), comma-separated');
+    if (namespaces.includes('all')) namespaces = await this.#namespaceNames();
     const graphType = (q.get('graphType') ?? 'workload') as GraphType;
     if (!GRAPH_TYPES.includes(graphType)) throw new HttpError(400, `graphType "${graphType}" is not one of ${GRAPH_TYPES.join(', ')}`);
     // Workloads and services the API server knows give idle nodes and the missing-sidecar badge;
@@ -155,7 +162,7 @@ export class ApiRoutes {
   /** Health for list rows; while Prometheus cannot be read the rows still come, with health "na" and the reason. */
   async #healthRates(namespaces: string[], seconds: number) {
     try {
-      const names = namespaces.includes('all') ? (await this.deps.client.list('/api/v1/namespaces')).items.map((n) => n.metadata.name) : namespaces;
+      const names = namespaces.includes('all') ? await this.#namespaceNames() : namespaces;
       return { rates: await requestRatesByWorkloadAndService(this.deps.prom, names, seconds) };
     } catch (e) {
       return { error: `no health: ${(e as Error).message}` };
@@ -184,22 +191,7 @@ export class ApiRoutes {
     const byProxy = new Map(statuses.map((s) => [s.proxy, s]));
     const pods = details.pods.map((p) => {
       const s = byProxy.get(`${p.name}.${namespace}`);
-      if (!s) return p;
-      const t = s.types;
-      return {
-        ...p,
-        proxyStatus: {
-          name: s.proxy,
-          cluster: s.clusterId,
-          cds: t.CDS.status,
-          lds: t.LDS.status,
-          eds: t.EDS.status,
-          rds: t.RDS.status,
-          ecds: t.ECDS.status,
-          istiod: s.istiod,
-          version: s.istioVersion,
-        },
-      };
+      return s ? { ...p, proxyStatus: proxyStatusRow(s) } : p;
     });
     return { ...details, pods, health: h.health, ...(h.reason ? { healthReason: h.reason } : {}) };
   }
@@ -256,4 +248,20 @@ export class ApiRoutes {
       })),
     );
   }
+}
+
+/** One proxy's row of istioctl proxy-status. */
+export function proxyStatusRow(s: ProxySyncStatus): ProxyStatusRow {
+  const t = s.types;
+  return {
+    name: s.proxy,
+    cluster: s.clusterId,
+    cds: t.CDS.status,
+    lds: t.LDS.status,
+    eds: t.EDS.status,
+    rds: t.RDS.status,
+    ecds: t.ECDS.status,
+    istiod: s.istiod,
+    version: s.istioVersion,
+  };
 }

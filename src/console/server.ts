@@ -4,15 +4,15 @@
 // from the API server; sync state from the mesh control plane. It also serves
 // Prometheus's HTTP service discovery of the pods to scrape.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import { type ApiClient, type KubeObject, resourcePath } from '../client/index.js';
 import type { ProxySyncStatus } from '../pilot/index.js';
-import type { BackendState, NamespaceInfo, ProxyStatusRow, StatusResponse } from '../telemetry/api.js';
+import type { BackendState, NamespaceInfo, StatusResponse } from '../telemetry/api.js';
 import { PrometheusClient, scrapeTargets } from '../telemetry/index.js';
 import { HttpError } from './errors.js';
-import { ApiRoutes } from './routes.js';
+import { ApiRoutes, proxyStatusRow } from './routes.js';
 
 export interface ConsoleServerOptions {
   host: string;
@@ -23,7 +23,7 @@ export interface ConsoleServerOptions {
   prometheusUrl: string;
   /** The control plane's debug URL (istiod's 15014), read on each request: it is known only once it runs. */
   controlPlaneUrl: () => string | undefined;
-  /** The built web console (dist/console). */
+  /** The built web console (dist/web). */
   staticDir: string;
   version: string;
   log: (line: string) => void;
@@ -93,48 +93,82 @@ export async function startConsoleServer(opts: ConsoleServerOptions): Promise<Ru
     sendJson(res, 200, answer);
   };
 
-  const serveStatic = (path: string, res: ServerResponse) => {
-    // Hash routing: every page is index.html; only assets are other files.
+  const serveStatic = async (path: string, res: ServerResponse) => {
+    // Hash routing: every page is index.html; only assets are other files (never outside staticDir).
     const file = normalize(join(opts.staticDir, path === '/' ? 'index.html' : path));
-    const inside = file.startsWith(normalize(opts.staticDir));
-    const target = inside && existsSync(file) && statSync(file).isFile() ? file : join(opts.staticDir, 'index.html');
-    if (!existsSync(target)) {
+    const inside = file.startsWith(normalize(opts.staticDir) + sep);
+    const isFile =
+      inside &&
+      (await stat(file).then(
+        (st) => st.isFile(),
+        () => false,
+      ));
+    const target = isFile ? file : join(opts.staticDir, 'index.html');
+    let body: Buffer;
+    try {
+      body = await readFile(target);
+    } catch {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`the web console is not built (${target} is missing): run npm run build\n`);
       return;
     }
-    const body = readFileSync(target);
     res.writeHead(200, {
       'content-type': contentTypes[extname(target)] ?? 'application/octet-stream',
       'content-length': body.length,
       // Vite's asset names carry a content hash; index.html must be fetched again.
-      'cache-control': target.includes(`${'/assets/'}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'cache-control': target.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
     });
     res.end(body);
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://console');
+  const sendError = (res: ServerResponse, path: string, e: Error & { kind?: string; code?: unknown }) => {
+    if (e instanceof HttpError) return sendJson(res, e.status, { error: e.message, detail: e.detail });
+    if (e instanceof URIError) return sendJson(res, 400, { error: `the path ${path} is not valid URL encoding` });
+    // Prometheus's errors say which: unreachable or failing is the backend's fault (503), a bad query is the caller's (400).
+    if (e.kind === 'bad_query') return sendJson(res, 400, { error: e.message });
+    if (e.kind) return sendJson(res, 503, { error: e.message });
+    // The API server's own 4xx (a pod that is gone, say) pass through.
+    if (typeof e.code === 'number' && e.code >= 400 && e.code < 500) return sendJson(res, e.code, { error: e.message });
+    opts.log(`console: ${path}: ${e.stack ?? e.message}`);
+    sendJson(res, 503, { error: e.message });
+  };
+
+  // On loopback, only loopback names may be asked for: a web page that rebinds its own name to 127.0.0.1 gets nothing.
+  const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(opts.host);
+  const allowedHost = (host: string | undefined) => !loopback || /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host ?? '');
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!allowedHost(req.headers.host)) {
+      return sendJson(res, 403, { error: `the console answers requests to 127.0.0.1 or localhost only, not to ${req.headers.host}` });
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://console');
+    } catch {
+      return sendJson(res, 400, { error: `the request target ${req.url} is not a valid URL` });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: `method ${req.method} is not allowed: the console API is read-only` });
-      return;
+      return sendJson(res, 405, { error: `method ${req.method} is not allowed: the console API is read-only` });
     }
-    if (url.pathname === '/sd/targets') {
-      opts.client.list('/api/v1/pods').then(
-        (pods) => sendJson(res, 200, scrapeTargets(pods.items as KubeObject[])),
-        (e) => sendJson(res, 503, { error: `cannot list pods from the API server: ${(e as Error).message}` }),
-      );
-      return;
+    try {
+      if (url.pathname === '/sd/targets') {
+        const pods = await opts.client.list('/api/v1/pods').catch((e) => {
+          throw new HttpError(503, `cannot list pods from the API server: ${(e as Error).message}`);
+        });
+        return sendJson(res, 200, scrapeTargets(pods.items as KubeObject[]));
+      }
+      if (!url.pathname.startsWith('/api/')) return await serveStatic(url.pathname, res);
+      await api(url.pathname, url.searchParams, res);
+    } catch (e) {
+      sendError(res, url.pathname, e as Error);
     }
-    if (!url.pathname.startsWith('/api/')) return serveStatic(url.pathname, res);
-    api(url.pathname, url.searchParams, res).catch((e: Error & { kind?: string; code?: number }) => {
-      if (e instanceof HttpError) return sendJson(res, e.status, { error: e.message, detail: e.detail });
-      // Prometheus's errors say which: unreachable or failing is the backend's fault (503), a bad query is the caller's (400).
-      if (e.kind === 'bad_query') return sendJson(res, 400, { error: e.message });
-      if (e.kind) return sendJson(res, 503, { error: e.message });
-      if (typeof e.code === 'number' && e.code >= 400 && e.code < 500) return sendJson(res, e.code, { error: e.message });
-      opts.log(`console: ${url.pathname}: ${e.stack ?? e.message}`);
-      sendJson(res, 503, { error: e.message });
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      // Only a failure to answer at all gets here (a socket gone mid-reply).
+      opts.log(`console: ${req.url}: ${(e as Error).message}`);
+      res.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -172,18 +206,4 @@ async function controlPlaneStatuses(opts: ConsoleServerOptions): Promise<ProxySy
   }
   if (!res.ok) throw new HttpError(503, `the mesh control plane at ${url} answered HTTP ${res.status}`);
   return (await res.json()) as ProxySyncStatus[];
-}
-
-function proxyStatusRow(s: ProxySyncStatus): ProxyStatusRow {
-  return {
-    name: s.proxy,
-    cluster: s.clusterId,
-    cds: s.types.CDS.status,
-    lds: s.types.LDS.status,
-    eds: s.types.EDS.status,
-    rds: s.types.RDS.status,
-    ecds: s.types.ECDS.status,
-    istiod: s.istiod,
-    version: s.istioVersion,
-  };
 }

@@ -35,6 +35,10 @@ export const errorSpecs = {
   VM_ERR_DASHBOARD_UNKNOWN: { status: 400, message: 'unknown dashboard "%s": choose kiali (the virtmesh console) or prometheus' },
   VM_ERR_DASHBOARD_NOT_RUNNING: { status: 503, message: 'the cluster runs no %s: %s' },
   VM_ERR_DASHBOARD_BAD_URL: { status: 400, message: '--prometheus "%s" is not a URL (e.g. http://127.0.0.1:9090)' },
+  VM_ERR_TELEMETRY_PROMETHEUS_UNREACHABLE: { status: 503, message: 'Prometheus at %s is unreachable: %s' },
+  VM_ERR_TELEMETRY_PROMETHEUS_BAD_QUERY: { status: 400, message: 'Prometheus at %s rejected the query (%s): %s' },
+  VM_ERR_TELEMETRY_PROMETHEUS_FAILED: { status: 503, message: 'Prometheus at %s %s' },
+  VM_ERR_TELEMETRY_BAD_METRICS_QUERY: { status: 400, message: '%s' },
   VM_ERR_TELEMETRY_NO_PROMETHEUS: {
     status: 500,
     message: 'prometheus is not installed: install the Debian package prometheus, or run `virtmesh cluster up` as root and it installs it',

@@ -99,11 +99,12 @@ const pairKey = (m: Record<string, string>) =>
   `${m.source_workload_namespace}/${m.source_workload}>${m.destination_workload_namespace}/${m.destination_workload}`;
 const workloadKey = (ns: string | undefined, name: string | undefined) => `${ns}/${name}`;
 
-function values(samples: PromSample[] | undefined): Array<{ metric: Record<string, string>; v: number }> {
+/** The samples with a finite value above zero (or zero too, with `keepZeros`). */
+function values(samples: PromSample[] | undefined, keepZeros = false): Array<{ metric: Record<string, string>; v: number }> {
   const out: Array<{ metric: Record<string, string>; v: number }> = [];
   for (const s of samples ?? []) {
     const v = Number(s.value[1]);
-    if (Number.isFinite(v) && v > 0) out.push({ metric: s.metric, v });
+    if (Number.isFinite(v) && (v > 0 || (keepZeros && v === 0))) out.push({ metric: s.metric, v });
   }
   return out;
 }
@@ -119,7 +120,10 @@ export function selectFlows(samples: GraphSamples): Flow[] {
   for (const { metric, v } of requests) {
     if (keepHttp(metric, true)) flows.push({ labels: metric, protocol: 'http', kind: 'requests', value: v });
   }
-  for (const { metric, v } of values(samples.durationBuckets)) {
+  // A histogram's empty low buckets bound the quantile's interpolation, so zeros stay, but only in histograms that saw requests.
+  const buckets = values(samples.durationBuckets, true).map((b) => ({ ...b, histogram: PAIR_LABELS.map((l) => b.metric[l]).join('\n') }));
+  const observed = new Set(buckets.filter((b) => b.v > 0).map((b) => b.histogram));
+  for (const { metric, v } of buckets.filter((b) => observed.has(b.histogram))) {
     const le = metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(metric.le);
     if (!Number.isNaN(le) && keepHttp(metric, false)) flows.push({ labels: metric, protocol: 'http', kind: 'bucket', value: v, le });
   }
@@ -145,8 +149,9 @@ export function selectFlows(samples: GraphSamples): Flow[] {
       const key = workloadKey(metric.destination_workload_namespace, metric.destination_workload);
       const unknown = fromUnknown.get(key) ?? 0;
       const rest = unknown - (fromMeshed.get(key) ?? 0);
-      // Two sidecars' counters scraped at different moments never agree exactly: a remainder within 5% is the same bytes.
-      if (rest <= Math.max(1, 0.05 * unknown)) continue;
+      // Two sidecars' counters scraped at different moments never agree exactly (a rate window holds a
+      // scrape more of one than of the other): a remainder within 20% is the same bytes.
+      if (rest <= Math.max(1, 0.2 * unknown)) continue;
       value = (v * rest) / unknown;
     }
     flows.push({ labels: metric, protocol: 'tcp', kind: 'tcp', value });

@@ -7,7 +7,6 @@ export { requestRatesByWorkloadAndService, serviceHealth, workloadHealth } from 
 export { MetricsQueryError, serviceMetrics, workloadMetrics } from './metrics.js';
 export { type PrometheusApi, PrometheusClient, PrometheusError, parsePrometheusDuration } from './prometheus-client.js';
 export {
-  freeLoopbackPort,
   installPrometheus,
   prometheusBinary,
   prometheusConfig,

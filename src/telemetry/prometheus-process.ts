@@ -5,7 +5,6 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createError } from '../errors/index.js';
@@ -42,20 +41,6 @@ export function prometheusConfig(targetsUrl: string): string {
   });
 }
 
-/** A free port on loopback (the wanted one when free). */
-export async function freeLoopbackPort(wanted: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number | undefined>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(undefined));
-      s.listen(port, '127.0.0.1', () => {
-        const got = (s.address() as { port: number }).port;
-        s.close(() => resolve(got));
-      });
-    });
-  return (wanted ? await tryPort(wanted) : undefined) ?? ((await tryPort(0)) as number);
-}
-
 export interface RunningPrometheus extends SupervisedProcess {
   url: string;
 }
@@ -67,7 +52,7 @@ export interface RunningPrometheus extends SupervisedProcess {
  */
 export async function startPrometheus(opts: {
   stateDir: string;
-  /** A free loopback port (freeLoopbackPort). */
+  /** A free loopback port (freeLoopbackPort in util/ports). */
   port: number;
   targetsUrl: string;
   log: (line: string) => void;
@@ -91,7 +76,6 @@ export async function startPrometheus(opts: {
       '--storage.tsdb.retention.time=2d',
       `--web.listen-address=${listen}`,
       `--web.external-url=http://${listen}/`,
-      '--web.enable-lifecycle',
     ],
     logFile: p.log,
     pidFile: p.pid,
@@ -113,6 +97,10 @@ export function installPrometheus(): void {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
     execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'prometheus'], { stdio: 'inherit', env });
+    // Nor start at the next boot, where it would take 9090 before the cluster's own.
+    if (prometheusBinary() && spawnSync('sh', ['-c', 'command -v systemctl'], { stdio: 'ignore' }).status === 0) {
+      spawnSync('systemctl', ['disable', 'prometheus'], { stdio: 'ignore' });
+    }
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { WorkloadMeta } from '../proxy/config.js';
 import type { IstioMetrics } from '../proxy/metrics.js';
+import { freeLoopbackPort } from '../util/ports.js';
 import { PrometheusClient } from './prometheus-client.js';
-import { freeLoopbackPort } from './prometheus-process.js';
 
 export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
 
@@ -78,6 +78,7 @@ export async function serveSidecarMetrics(sidecars: ReadonlyMap<string, IstioMet
 
 export interface TestPrometheus {
   url: string;
+  pid: number | undefined;
   client: PrometheusClient;
   /** The end of Prometheus's own log (for failure messages). */
   log(): string;
@@ -156,5 +157,5 @@ export async function startTestPrometheus(opts: {
     await close();
     throw e;
   }
-  return { url, client: new PrometheusClient(url), log: () => log, close };
+  return { url, pid: proc.pid, client: new PrometheusClient(url), log: () => log, close };
 }

@@ -29,8 +29,6 @@ export interface SupervisorOptions {
   logFile: string;
   pidFile: string;
   log: (line: string) => void;
-  /** Called with each new process (a restart included). */
-  onStart?: (child: ChildProcess) => void;
 }
 
 export function supervise(opts: SupervisorOptions): SupervisedProcess {
@@ -39,7 +37,15 @@ export function supervise(opts: SupervisorOptions): SupervisedProcess {
   let failures = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   const start = () => {
-    const fd = openSync(opts.logFile, 'a');
+    let fd: number;
+    try {
+      fd = openSync(opts.logFile, 'a');
+    } catch (e) {
+      // A restart must not throw out of its timer: say why and try again later.
+      opts.log(`${opts.name}: cannot open ${opts.logFile}: ${(e as Error).message}; retrying in 10s`);
+      restartTimer = setTimeout(start, 10_000);
+      return;
+    }
     try {
       child = spawn(opts.command, opts.args, { stdio: [opts.stdinPipe ? 'pipe' : 'ignore', fd, fd], env: opts.env ?? process.env });
     } finally {
@@ -62,7 +68,6 @@ export function supervise(opts: SupervisorOptions): SupervisedProcess {
     // A process that could not be started emits 'error' and never 'exit'.
     me.on('error', (e) => died(`failed: ${e.message}`));
     me.on('exit', (code, signal) => died(`exited (${signal ?? `code ${code}`})`));
-    opts.onStart?.(me);
   };
   start();
   return {

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { freeLoopbackPort, prometheusConfig } from '../../src/telemetry/index.js';
+import { prometheusConfig } from '../../src/telemetry/index.js';
+import { freeLoopbackPort } from '../../src/util/ports.js';
 import { bin, clusterEnv } from './daemon.js';
 import { eventually } from './eventually.js';
 
@@ -47,11 +48,9 @@ export async function startTestPrometheus(targetsUrl: string): Promise<TestProme
     await exited;
   };
   const start = async () => {
-    child = spawn(
-      'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: 'ignore' },
-    );
+    // setpriv --pdeathsig: it ends with the test process however that ends.
+    const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`];
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', 'prometheus', ...args], { stdio: 'ignore' });
     await eventually(
       `the test's Prometheus on ${url} to be ready`,
       async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true,
@@ -59,7 +58,13 @@ export async function startTestPrometheus(targetsUrl: string): Promise<TestProme
       200,
     );
   };
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url,
     kill,
