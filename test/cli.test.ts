@@ -2,11 +2,25 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { kubectlIn } from './helpers/cluster.js';
 import { isAlive, virtmesh } from './helpers/daemon.js';
+
+/** One HTTP/1.1 exchange on a fresh connection, as sent; the whole answer as text. */
+function rawRequest(port: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(text.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d) => (answer += d));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer from 127.0.0.1:${port}`)));
+  });
+}
 
 describe('virtmesh cluster lifecycle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtmesh-cli-'));
@@ -90,6 +104,13 @@ describe('virtmesh cluster lifecycle', () => {
       assert.equal(r.status, status, path);
       assert.match((await r.json()).error, message, path);
     }
+    // What a browser never sends, sent raw: the daemon answers and lives on.
+    const port = new URL(info.consoleUrl).port;
+    assert.match(await rawRequest(port, 'GET http://[/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), /^HTTP\/1\.1 400 .*is not a valid URL/s);
+    assert.match(await rawRequest(port, 'GET /../../../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), /^HTTP\/1\.1 200 .*<script/s);
+    assert.match(await rawRequest(port, 'GET /api/status HTTP/1.1\r\nHost: rebound.example:80\r\n\r\n'), /^HTTP\/1\.1 403 .*127\.0\.0\.1 or localhost only/s);
+    assert.match(await rawRequest(port, 'GET /api/namespaces/default/workloads/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.ok(isAlive(pidOf()), 'the daemon lives on');
     const graph = await (await fetch(`${info.consoleUrl}/api/namespaces/graph?namespaces=default`)).json();
     assert.deepEqual(graph.elements, { nodes: [], edges: [] }, 'no traffic, no nodes');
   });

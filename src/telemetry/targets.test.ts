@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import type { KubeObject } from '../client/index.js';
 import { scrapeTargets } from './targets.js';
 
-function pod(name: string, o: { phase?: string; ip?: string; annotations?: Record<string, string>; labels?: Record<string, string>; deleting?: boolean } = {}): KubeObject {
+function pod(
+  name: string,
+  o: { phase?: string; ip?: string; annotations?: Record<string, string>; labels?: Record<string, string>; deleting?: boolean } = {},
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
