@@ -14,34 +14,47 @@ interface LoadState<T> extends Loaded<T> {
 
 /**
  * Loads data for `key` (null: nothing to load) and again whenever `tick` changes. A new key
- * drops the old data; a new tick keeps it on screen until the answer arrives.
+ * drops the old data; a new tick keeps it on screen until the answer arrives. A tick while
+ * the last load is still on its way lets that load finish rather than start over, so a slow
+ * backend still gets its answer (or its error) on screen.
  */
 export function useLoad<T>(key: string | null, tick: number, load: (signal: AbortSignal) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<LoadState<T>>({ key, loading: key !== null });
   const loadRef = useRef(load);
   loadRef.current = load;
+  const inflight = useRef<{ key: string; ctrl: AbortController } | undefined>(undefined);
 
   useEffect(() => {
     if (key === null) {
+      inflight.current?.ctrl.abort();
+      inflight.current = undefined;
       setState({ key, loading: false });
       return;
     }
-    const ctrl = new AbortController();
+    if (inflight.current?.key === key) return;
+    inflight.current?.ctrl.abort();
+    const me = { key, ctrl: new AbortController() };
+    inflight.current = me;
+    const { signal } = me.ctrl;
     setState((s) => (s.key === key ? { ...s, loading: true } : { key, loading: true }));
     Promise.resolve()
-      .then(() => loadRef.current(ctrl.signal))
+      .then(() => loadRef.current(signal))
       .then(
         (data) => {
-          if (!ctrl.signal.aborted) setState({ key, data, loading: false });
+          if (!signal.aborted) setState({ key, data, loading: false });
         },
         (error: unknown) => {
-          if (ctrl.signal.aborted) return;
+          if (signal.aborted) return;
           const err = error instanceof Error ? error : new Error(String(error));
           setState((s) => ({ key, data: s.key === key ? s.data : undefined, error: err, loading: false }));
         },
-      );
-    return () => ctrl.abort();
+      )
+      .finally(() => {
+        if (inflight.current === me) inflight.current = undefined;
+      });
   }, [key, tick]);
+  // Leaving the page drops what is on its way.
+  useEffect(() => () => inflight.current?.ctrl.abort(), []);
 
   if (state.key !== key) return { loading: key !== null };
   return state;
