@@ -1,8 +1,11 @@
-// The side panel for what was clicked in the graph: a node's health and traffic, or an edge's.
+// The side panel for what was clicked in the graph: a node's health and traffic, or an edge's;
+// and the graph drawn with it.
+
+import { useState } from 'preact/hooks';
 import type { EdgeData, GraphResponse, NodeData } from '../../../telemetry/api';
 import { fmtBytesPerSec, fmtMillis, fmtPercent, fmtRate } from '../format';
 import { HealthText, MissingSidecar } from './common';
-import type { GraphSelection } from './graph-view';
+import { type GraphSelection, GraphView, type GraphViewProps } from './graph-view';
 
 interface Totals {
   rate: number;
@@ -228,5 +231,16 @@ export function GraphPanel({ selection, graph, onClose }: { selection: GraphSele
       {edge ? <EdgePanel edge={edge} graph={safe} /> : null}
       {!node && !edge ? <div class="muted">This element is no longer in the graph.</div> : null}
     </aside>
+  );
+}
+
+/** The graph with its side panel: what a node or edge clicked on carries. */
+export function GraphWithPanel(props: Omit<GraphViewProps, 'onSelect'> & { mini?: boolean }) {
+  const [selection, setSelection] = useState<GraphSelection>(null);
+  return (
+    <div class={props.mini ? 'graph-layout mini' : 'graph-layout'}>
+      <GraphView {...props} onSelect={setSelection} />
+      <GraphPanel selection={selection} graph={props.graph} onClose={() => setSelection(null)} />
+    </div>
   );
 }

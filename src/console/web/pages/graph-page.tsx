@@ -4,9 +4,8 @@ import { useState } from 'preact/hooks';
 import type { GraphResponse, GraphType } from '../../../telemetry/api';
 import { api } from '../client';
 import { Empty, ErrorBox, Loading } from '../components/common';
-import { GraphPanel } from '../components/graph-panel';
+import { GraphWithPanel } from '../components/graph-panel';
 import { EDGE_LABEL_MODES, type EdgeLabelMode } from '../components/graph-style';
-import { type GraphSelection, GraphView } from '../components/graph-view';
 import { fmtDuration } from '../format';
 import { useLoad, useStored } from '../hooks';
 import { useSettings } from '../settings';
@@ -61,7 +60,6 @@ export function GraphPage() {
   const [animate, setAnimate] = useStored('virtmesh.graph.animate', false);
   const [idle, setIdle] = useStored('virtmesh.graph.idle', false);
   const [resetToken, setResetToken] = useState(0);
-  const [selection, setSelection] = useState<GraphSelection>(null);
 
   const url = namespaces.length > 0 ? api.graphUrl({ namespaces, graphType, duration, includeIdle: idle }) : null;
   const state = useLoad(url, tick, (signal) => api.graph(url!, signal));
@@ -103,18 +101,14 @@ export function GraphPage() {
         </GraphToolbar>
       </div>
       {state.error ? <ErrorBox error={state.error} what="the graph" /> : null}
-      <div class="graph-layout">
-        <GraphView
-          graph={graph}
-          edgeLabels={edgeLabels}
-          animate={animate}
-          positionsKey="virtmesh.graph.positions"
-          resetToken={resetToken}
-          onSelect={setSelection}
-          overlay={overlay}
-        />
-        <GraphPanel selection={selection} graph={graph} onClose={() => setSelection(null)} />
-      </div>
+      <GraphWithPanel
+        graph={graph}
+        edgeLabels={edgeLabels}
+        animate={animate}
+        positionsKey="virtmesh.graph.positions"
+        resetToken={resetToken}
+        overlay={overlay}
+      />
       <GraphLegend />
     </div>
   );

@@ -3,9 +3,8 @@ import { useState } from 'preact/hooks';
 import type { GraphResponse, PodInfo, WorkloadDetails } from '../../../telemetry/api';
 import { api } from '../client';
 import { Empty, ErrorBox, HealthText, LabelChips, Loading, MissingSidecar, SyncState } from '../components/common';
-import { GraphPanel } from '../components/graph-panel';
+import { GraphWithPanel } from '../components/graph-panel';
 import type { EdgeLabelMode } from '../components/graph-style';
-import { type GraphSelection, GraphView } from '../components/graph-view';
 import { fmtAge, fmtDuration } from '../format';
 import { useLoad, useStored } from '../hooks';
 import { useSettings } from '../settings';
@@ -64,7 +63,6 @@ function Overview({ namespace, name, w, loading }: { namespace: string; name: st
   const [edgeLabels, setEdgeLabels] = useStored<EdgeLabelMode>('virtmesh.graph.edgeLabels', 'rate');
   const [animate, setAnimate] = useStored('virtmesh.graph.animate', false);
   const [resetToken, setResetToken] = useState(0);
-  const [selection, setSelection] = useState<GraphSelection>(null);
   const graph: GraphResponse | undefined = graphState.data;
 
   let overlay = null;
@@ -118,18 +116,15 @@ function Overview({ namespace, name, w, loading }: { namespace: string; name: st
           />
         </div>
         {graphState.error ? <ErrorBox error={graphState.error} what="the workload's graph" /> : null}
-        <div class="graph-layout mini">
-          <GraphView
-            graph={graph}
-            edgeLabels={edgeLabels}
-            animate={animate}
-            positionsKey="virtmesh.graph.positions.workload"
-            resetToken={resetToken}
-            onSelect={setSelection}
-            overlay={overlay}
-          />
-          <GraphPanel selection={selection} graph={graph} onClose={() => setSelection(null)} />
-        </div>
+        <GraphWithPanel
+          graph={graph}
+          edgeLabels={edgeLabels}
+          animate={animate}
+          positionsKey="virtmesh.graph.positions.workload"
+          resetToken={resetToken}
+          overlay={overlay}
+          mini
+        />
       </div>
     </div>
   );
