@@ -67,8 +67,8 @@ function namespaceParam(value: string, allowAll = true): string {
 function durationParam(q: URLSearchParams, name: string, fallback: string): number {
   const text = q.get(name) ?? fallback;
   // Plain numbers are seconds, as Kiali's metrics parameters are.
-  const seconds = /^\d+$/.test(text) ? Number(text) : parsePrometheusDuration(text);
-  if (!seconds || seconds <= 0) throw new HttpError(400, `${name} "${text}" is not a duration (e.g. 60s, 10m, 1h, or seconds)`);
+  const seconds = parsePrometheusDuration(text);
+  if (!seconds) throw new HttpError(400, `${name} "${text}" is not a duration (e.g. 60s, 10m, 1h, or seconds)`);
   return seconds;
 }
 

@@ -17,8 +17,8 @@
 // Bytes a destination saw from "unknown" are therefore reduced by what meshed sources
 // reported sending to that same workload; only the remainder is drawn from "unknown".
 
-import { nsRegex } from './health.js';
-import type { PromSample } from './prometheus-client.js';
+import { isKnown, nsRegex } from './health.js';
+import { type PromSample, prometheusDuration } from './prometheus-client.js';
 
 /** The labels every graph query groups by: the two workloads and the service between them. */
 export const PAIR_LABELS = [
@@ -62,7 +62,7 @@ export interface GraphSamples {
  */
 export function graphQueries(namespaces: string[], durationSeconds: number): Record<keyof GraphSamples, string> {
   const ns = nsRegex(namespaces);
-  const d = `${Math.max(1, Math.round(durationSeconds))}s`;
+  const d = prometheusDuration(durationSeconds);
   const q = (metric: string, extra: string[]) => {
     const by = [...PAIR_LABELS, ...extra].join(',');
     return (
@@ -92,8 +92,6 @@ export interface Flow {
 
 const NEVER_REACHED = new Set(['UH', 'UF', 'UO', 'NR', 'FI']);
 const neverReached = (flags: string | undefined) => (flags ?? '-').split(',').some((f) => NEVER_REACHED.has(f));
-
-export const isKnown = (v: string | undefined): v is string => v !== undefined && v !== '' && v !== 'unknown';
 
 const pairKey = (m: Record<string, string>) =>
   `${m.source_workload_namespace}/${m.source_workload}>${m.destination_workload_namespace}/${m.destination_workload}`;

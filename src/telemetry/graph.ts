@@ -7,8 +7,8 @@
 
 import type { GraphResponse, GraphType } from './api.js';
 import { assemble, type EdgeAcc, ids, type NodeSpec } from './graph-elements.js';
-import { type Flow, flowsOfWorkload, type GraphSamples, graphQueries, isKnown, selectFlows } from './graph-traffic.js';
-import { responseClass } from './health.js';
+import { type Flow, flowsOfWorkload, type GraphSamples, graphQueries, selectFlows } from './graph-traffic.js';
+import { isKnown, responseClass } from './health.js';
 import { addBucket } from './histogram.js';
 import type { PrometheusApi } from './prometheus-client.js';
 

@@ -3,7 +3,7 @@
 // graph uses it per node and edge; the workload and service lists per row.
 
 import type { Health } from './api.js';
-import type { PrometheusApi } from './prometheus-client.js';
+import { type PrometheusApi, prometheusDuration } from './prometheus-client.js';
 
 export interface RequestRates {
   /** Requests per second. */
@@ -72,6 +72,9 @@ export function addRate(into: RequestRates, code: string, rate: number): void {
   else if (c === '5xx') into.rate5xx += rate;
 }
 
+/** A workload or service label that names one (Istio writes "unknown" when it cannot). */
+export const isKnown = (v: string | undefined): v is string => v !== undefined && v !== '' && v !== 'unknown';
+
 export const nsRegex = (namespaces: string[]) => namespaces.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&')).join('|');
 
 export interface HealthRates {
@@ -108,7 +111,7 @@ function collect(samples: Array<{ metric: Record<string, string>; value: [number
  */
 export async function requestRatesByWorkloadAndService(prom: PrometheusApi, namespaces: string[], duration: number, queryTime?: number): Promise<HealthRates> {
   const ns = nsRegex(namespaces);
-  const d = `${Math.max(1, Math.round(duration))}s`;
+  const d = prometheusDuration(duration);
   const [inbound, outbound, services] = await Promise.all([
     prom.query(
       `sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace=~"${ns}"}[${d}])) by (destination_workload_namespace, destination_workload, response_code)`,
@@ -123,7 +126,6 @@ export async function requestRatesByWorkloadAndService(prom: PrometheusApi, name
       queryTime,
     ),
   ]);
-  const known = (v: string | undefined) => v && v !== 'unknown';
   // Pairs (service, destination workload) some destination sidecar reported: the source reports of those would count twice.
   const reportedAtDestination = new Set(
     services
@@ -131,10 +133,10 @@ export async function requestRatesByWorkloadAndService(prom: PrometheusApi, name
       .map((s) => `${s.metric.destination_service_namespace}/${s.metric.destination_service_name}/${s.metric.destination_workload}`),
   );
   return {
-    workloadsInbound: collect(inbound, (m) => (known(m.destination_workload) ? `${m.destination_workload_namespace}/${m.destination_workload}` : undefined)),
-    workloadsOutbound: collect(outbound, (m) => (known(m.source_workload) ? `${m.source_workload_namespace}/${m.source_workload}` : undefined)),
+    workloadsInbound: collect(inbound, (m) => (isKnown(m.destination_workload) ? `${m.destination_workload_namespace}/${m.destination_workload}` : undefined)),
+    workloadsOutbound: collect(outbound, (m) => (isKnown(m.source_workload) ? `${m.source_workload_namespace}/${m.source_workload}` : undefined)),
     services: collect(services, (m) => {
-      if (!known(m.destination_service_name)) return undefined;
+      if (!isKnown(m.destination_service_name)) return undefined;
       const key = `${m.destination_service_namespace}/${m.destination_service_name}`;
       if (m.reporter === 'source' && reportedAtDestination.has(`${key}/${m.destination_workload}`)) return undefined;
       return key;

@@ -168,6 +168,9 @@ export const sampleValue = (s: PromSample): number => Number(s.value[1]);
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
 
+/** Seconds as a range-selector duration: whole seconds, at least one ("60s"). */
+export const prometheusDuration = (seconds: number) => `${Math.max(1, Math.round(seconds))}s`;
+
 /** A Prometheus duration ("30s", "1m", "1h30m", "600" as plain seconds) in seconds; undefined when unreadable or not positive. */
 export function parsePrometheusDuration(text: string): number | undefined {
   const t = text.trim();
