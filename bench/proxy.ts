@@ -12,22 +12,13 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../src/util/ports.js';
 
 const SECONDS = Number(process.env.VIRTMESH_BENCH_SECONDS ?? 8);
 const dir = mkdtempSync(join(tmpdir(), 'virtmesh-bench-proxy-'));
 const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Waits until something accepts connections on the port (bounded). */
 async function listening(port: number, what: string): Promise<void> {
@@ -157,7 +148,7 @@ async function measure(name: string, port: number, proxyPids: number[] = []): Pr
 }
 
 async function sidecarPair(upstream: number): Promise<{ port: number; pids: number[] }> {
-  const [outboundPort, inboundPort] = [await freePort(), await freePort()];
+  const [outboundPort, inboundPort] = [await freeLoopbackPort(0), await freeLoopbackPort(0)];
   const script = join(import.meta.dirname, 'sidecar-process.ts');
   const common = { VIRTMESH_BENCH_UPSTREAM: String(upstream), VIRTMESH_BENCH_OUTBOUND: String(outboundPort), VIRTMESH_BENCH_INBOUND: String(inboundPort) };
   const dest = start(process.execPath, ['--import', 'tsx', script, 'inbound'], common);
@@ -201,18 +192,18 @@ function report(results: PathResult[]): void {
 
 async function main(): Promise<void> {
   const body = 'x'.repeat(1024);
-  const up = await freePort();
+  const up = await freeLoopbackPort(0);
   nginx('upstream', `server { listen 127.0.0.1:${up}; location / { return 200 '${body}'; } }`);
   await listening(up, 'the upstream');
   const results: PathResult[] = [await measure('direct', up)];
 
-  const [n1, n2] = [await freePort(), await freePort()];
+  const [n1, n2] = [await freeLoopbackPort(0), await freeLoopbackPort(0)];
   nginx('nginx-b', proxyServer(n2, up));
   nginx('nginx-a', proxyServer(n1, n2));
   await listening(n1, 'the nginx pair');
   results.push(await measure('nginx pair', n1));
 
-  const [h1, h2] = [await freePort(), await freePort()];
+  const [h1, h2] = [await freeLoopbackPort(0), await freeLoopbackPort(0)];
   haproxy('haproxy-b', h2, up);
   haproxy('haproxy-a', h1, h2);
   await listening(h1, 'the HAProxy pair');

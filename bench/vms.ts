@@ -8,10 +8,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig } from '../src/cli/config.js';
+import { freeLoopbackPort } from '../src/util/ports.js';
 import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, translateUserData, writeNoCloudSeed } from '../src/vm/index.js';
 import { eventually, startVmCluster, testVmi } from '../test/helpers/vm-cluster.js';
 
@@ -39,15 +39,6 @@ function httpOk(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** `count` bare QEMUs with the built-in guest at once, until the last one's HTTP listener answers: what a VM start cannot beat. */
 async function bareQemuMs(count: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'virtmesh-bench-qemu-'));
@@ -58,7 +49,7 @@ async function bareQemuMs(count: number): Promise<number> {
     metaData: { instanceId: 'bench', localHostname: 'bench' },
     guestScript: translateUserData(USER_DATA, { user: defaultUserForFlavor('cirros') }),
   });
-  const ports = await Promise.all(Array.from({ length: count }, freePort));
+  const ports = await Promise.all(Array.from({ length: count }, () => freeLoopbackPort(0)));
   const started = Date.now();
   const vms = ports.map((port) => {
     const args = ['-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '128', '-nodefaults', '-display', 'none'];

@@ -2,7 +2,7 @@
 
 import { createServer } from 'node:net';
 
-/** A free port on loopback (the wanted one when free). */
+/** A free port on loopback (the wanted one when free; 0 asks for any). */
 export async function freeLoopbackPort(wanted: number): Promise<number> {
   const tryPort = (port: number) =>
     new Promise<number | undefined>((resolve) => {
@@ -13,5 +13,7 @@ export async function freeLoopbackPort(wanted: number): Promise<number> {
         s.close(() => resolve(got));
       });
     });
-  return (wanted ? await tryPort(wanted) : undefined) ?? ((await tryPort(0)) as number);
+  const port = (wanted ? await tryPort(wanted) : undefined) ?? (await tryPort(0));
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
 }

@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walkthroughUserData } from '../../../test/helpers/cluster.js';
 import { readConfig } from '../../cli/config.js';
+import { freeLoopbackPort } from '../../util/ports.js';
 import { adoptVm } from '../launcher.js';
 import { ensureGuestImages, type GuestImages, guestKernelCmdline } from './build.js';
 import { translateUserData, writeNoCloudSeed } from './cloud-init.js';
@@ -45,16 +46,6 @@ after(async () => {
   }
   rmSync(work, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Guest {
   vm: ChildProcess;
@@ -179,7 +170,7 @@ const elapsed = (g: Guest) => ((Date.now() - g.started) / 1000).toFixed(1);
 
 describe('built-in guest boot', { timeout: 600_000 }, () => {
   it('runs the walkthrough istio-vmi user-data: DHCP, then "Hello" on port 8080', async (t) => {
-    const port = await freePort();
+    const port = await freeLoopbackPort(0);
     // DNS search domains as a cluster's DHCP would hand them out.
     const g = await boot('istio-vmi', 'fedora', ISTIO_VMI_USER_DATA, port, ',dnssearch=default.svc.cluster.local,dnssearch=svc.cluster.local');
     await waitFor(
@@ -205,7 +196,7 @@ describe('built-in guest boot', { timeout: 600_000 }, () => {
   });
 
   it('runs a cirros #! user-data script, logs in cirros/gocubsgo and powers off on ACPI', async (t) => {
-    const g = await boot('cirros-client', 'cirros', '#!/bin/sh\necho "virtmesh-marker-$((6 * 7))"\n', await freePort());
+    const g = await boot('cirros-client', 'cirros', '#!/bin/sh\necho "virtmesh-marker-$((6 * 7))"\n', await freeLoopbackPort(0));
     await waitFor('the user-data marker', 90_000, () => (/virtmesh-marker-42/.test(serialLog(g)) ? true : undefined), g);
     t.diagnostic(`user-data ran after ${elapsed(g)}s`);
     assert.match(serialLog(g), /booting virtmesh built-in guest, cirros flavour/);
@@ -221,7 +212,7 @@ describe('built-in guest boot', { timeout: 600_000 }, () => {
   });
 
   it('boots the alpine flavour, where root logs in without a password', async (t) => {
-    const g = await boot('alpine-vmi', 'alpine', '', await freePort());
+    const g = await boot('alpine-vmi', 'alpine', '', await freeLoopbackPort(0));
     await waitFor('the login prompt', 90_000, () => (/alpine-vmi login: /.test(serialLog(g)) ? true : undefined), g);
     assert.match(serialLog(g), /booting virtmesh built-in guest, alpine flavour/);
     assert.doesNotMatch(serialLog(g), /running user-data/);
@@ -243,9 +234,9 @@ describe('taking over a running VM', { timeout: 300_000 }, () => {
 
   it('reports 0 for a guest that powers itself off, 0 for a stop through ACPI, and null for a kill', async () => {
     const [self, acpi, killed] = await Promise.all([
-      boot('self-off', 'cirros', '#!/bin/sh\nsleep 2\npoweroff\n', await freePort()),
-      boot('acpi-off', 'cirros', '', await freePort()),
-      boot('killed', 'cirros', '', await freePort()),
+      boot('self-off', 'cirros', '#!/bin/sh\nsleep 2\npoweroff\n', await freeLoopbackPort(0)),
+      boot('acpi-off', 'cirros', '', await freeLoopbackPort(0)),
+      boot('killed', 'cirros', '', await freeLoopbackPort(0)),
     ]);
     const [selfVm, acpiVm, killedVm] = await Promise.all([adopt(self), adopt(acpi), adopt(killed)]);
     assert.equal(await selfVm.exited, 0, 'the guest powered itself off');
