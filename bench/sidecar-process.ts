@@ -6,7 +6,7 @@
 // Run by bench/proxy.ts: node --import tsx bench/sidecar-process.ts outbound|inbound
 
 import { type ProxyConfigSet, type ProxyNode, startSidecar } from '../src/proxy/index.js';
-import { workload } from '../src/proxy/test-helpers.js';
+import { nodeOf, workload } from '../src/proxy/test-helpers.js';
 
 const side = process.argv[2] as 'outbound' | 'inbound';
 const upstream = Number(process.env.VIRTMESH_BENCH_UPSTREAM);
@@ -16,10 +16,7 @@ const SERVICE_IP = '10.96.0.100';
 const HOST = 'bench.default.svc.cluster.local';
 const service = { host: HOST, name: 'bench', namespace: 'default' };
 
-function node(name: string, ip: string): ProxyNode {
-  const meta = workload(name, ip);
-  return { id: `sidecar~${ip}~${meta.podName}.default~default.svc.cluster.local`, cluster: 'Kubernetes', metadata: { ...meta, istioVersion: 'bench' } };
-}
+const node = (name: string, ip: string): ProxyNode => nodeOf(workload(name, ip));
 
 const outboundConfig: ProxyConfigSet = {
   clusters: [
