@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { EdgeData, GraphResponse, MetricsResponse, NodeData, Series } from '../src/telemetry/index.js';
+import type { TestPrometheus } from '../src/telemetry/testing.js';
 import {
   artifactsDir,
   consolePage,
   getJson,
   launchBrowser,
   type StandaloneConsole,
+  startSecondPrometheus,
   startStandaloneConsole,
-  startTestPrometheus,
-  type TestPrometheus,
 } from './helpers/observability.js';
 import { eventually, type VmCluster } from './helpers/vm-cluster.js';
 
@@ -44,7 +44,7 @@ export function observabilityCases(cluster: () => VmCluster): void {
   after(async () => {
     await browser?.close();
     await standalone?.stop();
-    await second?.stop();
+    await second?.close();
   });
 
   it('runs Prometheus, which scrapes every sidecar found through the console service discovery', async () => {
@@ -128,7 +128,7 @@ export function observabilityCases(cluster: () => VmCluster): void {
   });
 
   it('gives the same graph from a second Prometheus scraping the same sidecars (virtmesh dashboard --prometheus)', async () => {
-    second = await startTestPrometheus(`${consoleUrl()}/sd/targets`);
+    second = await startSecondPrometheus(`${consoleUrl()}/sd/targets`);
     standalone = await startStandaloneConsole(cluster().stateDir, second.url);
     const shape = (g: GraphResponse) => ({
       nodes: g.elements.nodes.map((n) => `${n.data.id} ${n.data.nodeType} ${n.data.label}`).sort(),

@@ -3,13 +3,12 @@
 // served by `virtmesh dashboard --prometheus`, and Debian's Chromium through
 // playwright-core. Each start has a stop that leaves nothing behind.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { prometheusConfig } from '../../src/telemetry/index.js';
-import { freeLoopbackPort } from '../../src/util/ports.js';
+import { startTestPrometheus, type TestPrometheus } from '../../src/telemetry/testing.js';
 import { bin, clusterEnv } from './daemon.js';
 import { eventually } from './eventually.js';
 
@@ -23,57 +22,9 @@ export async function getJson<T = any>(url: string): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-export interface TestPrometheus {
-  url: string;
-  /** Kills the process (the data directory stays, as after a crash). */
-  kill(): Promise<void>;
-  /** Starts it again on the same port and data. */
-  start(): Promise<void>;
-  /** Kills it and removes its directory. */
-  stop(): Promise<void>;
-}
-
 /** A real Prometheus of the test's own, on a free loopback port, with virtmesh's scrape configuration. */
-export async function startTestPrometheus(targetsUrl: string): Promise<TestPrometheus> {
-  const dir = mkdtempSync(join(tmpdir(), 'virtmesh-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), prometheusConfig(targetsUrl));
-  const port = await freeLoopbackPort(0);
-  let child: ChildProcess | undefined;
-  const url = `http://127.0.0.1:${port}`;
-  const kill = async () => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
-  };
-  const start = async () => {
-    // setpriv --pdeathsig: it ends with the test process however that ends.
-    const args = [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`];
-    child = spawn('setpriv', ['--pdeathsig', 'KILL', 'prometheus', ...args], { stdio: 'ignore' });
-    await eventually(
-      `the test's Prometheus on ${url} to be ready`,
-      async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true,
-      30_000,
-      200,
-    );
-  };
-  try {
-    await start();
-  } catch (e) {
-    await kill();
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return {
-    url,
-    kill,
-    start,
-    async stop() {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+export function startSecondPrometheus(targetsUrl: string): Promise<TestPrometheus> {
+  return startTestPrometheus({ config: prometheusConfig(targetsUrl), readyTimeoutMs: 30_000 });
 }
 
 export interface StandaloneConsole {
