@@ -1,4 +1,5 @@
 // The list pages: workloads, services, Istio config, proxy status.
+import type { ComponentChildren } from 'preact';
 import type { IstioConfigItem, ProxyStatusRow, ServiceListItem, Validation, WorkloadListItem } from '../../../telemetry/api';
 import { api, perNamespace } from '../client';
 import { ErrorBox, HealthIcon, LabelChips, LoadGate, MissingSidecar, SyncState, Validations } from '../components/common';
@@ -32,54 +33,39 @@ export function workloadHref(ns: string, name: string, tab?: string): string {
   return `#/workloads/${encodeURIComponent(ns)}/${encodeURIComponent(name)}${tab ? `?tab=${tab}` : ''}`;
 }
 
-export function WorkloadsPage() {
+/**
+ * A list page over the selected namespaces: one request per namespace (health over the
+ * page's time range), what answered shown, and what failed said above it.
+ */
+function NamespaceListPage<T extends { namespace: string; name: string }>(props: {
+  title: string;
+  what: string;
+  load: (namespace: string, seconds: number, signal: AbortSignal) => Promise<T[]>;
+  children: (items: T[]) => ComponentChildren;
+}) {
   const { namespaces, tick, durations } = useSettings();
-  const key = namespaces.length > 0 ? `workloads:${namespaces.join(',')}:${durations.graph}` : null;
-  const state = useLoad(key, tick, (signal) => perNamespace<WorkloadListItem>(namespaces, (ns) => api.workloads(ns, durations.graph, signal)));
+  const key = namespaces.length > 0 ? `${props.what}:${namespaces.join(',')}:${durations.graph}` : null;
+  const state = useLoad(key, tick, (signal) => perNamespace<T>(namespaces, (ns) => props.load(ns, durations.graph, signal)));
   return (
     <div class="page">
       <div class="page-header">
-        <h1>Workloads</h1>
+        <h1>{props.title}</h1>
       </div>
       {namespaces.length === 0 ? <NoNamespace /> : null}
-      <LoadGate state={state} what="workloads" isEmpty={(d) => d.items.length === 0} empty={<>No workloads in {nsText(namespaces)}</>}>
+      <LoadGate
+        state={state}
+        what={props.what}
+        isEmpty={(d) => d.items.length === 0}
+        empty={
+          <>
+            No {props.what} in {nsText(namespaces)}
+          </>
+        }
+      >
         {(d) => (
           <>
             <PartialErrors errors={d.errors} />
-            <table class="table" data-testid="workloads-table">
-              <thead>
-                <tr>
-                  <th class="icon">Health</th>
-                  <th>Name</th>
-                  <th>Namespace</th>
-                  <th>Kind</th>
-                  <th>Labels</th>
-                  <th>Details</th>
-                  <th>Pods ready</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...d.items].sort(byNsName).map((w) => (
-                  <tr key={`${w.namespace}/${w.name}`} data-testid="workload-row" data-name={w.name} data-namespace={w.namespace}>
-                    <td class="icon">
-                      <HealthIcon health={w.health} reason={w.healthReason} />
-                    </td>
-                    <td>
-                      <a href={workloadHref(w.namespace, w.name)}>{w.name}</a>
-                    </td>
-                    <td>{w.namespace}</td>
-                    <td>{w.kind}</td>
-                    <td>
-                      <LabelChips labels={w.labels} />
-                    </td>
-                    <td>{w.istioSidecar ? null : <MissingSidecar />}</td>
-                    <td class={w.readyPods < w.podCount ? 'warn-text' : ''}>
-                      {w.readyPods}/{w.podCount}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            {props.children([...d.items].sort(byNsName))}
           </>
         )}
       </LoadGate>
@@ -87,56 +73,87 @@ export function WorkloadsPage() {
   );
 }
 
-export function ServicesPage() {
-  const { namespaces, tick, durations } = useSettings();
-  const key = namespaces.length > 0 ? `services:${namespaces.join(',')}:${durations.graph}` : null;
-  const state = useLoad(key, tick, (signal) => perNamespace<ServiceListItem>(namespaces, (ns) => api.services(ns, durations.graph, signal)));
+export function WorkloadsPage() {
   return (
-    <div class="page">
-      <div class="page-header">
-        <h1>Services</h1>
-      </div>
-      {namespaces.length === 0 ? <NoNamespace /> : null}
-      <LoadGate state={state} what="services" isEmpty={(d) => d.items.length === 0} empty={<>No services in {nsText(namespaces)}</>}>
-        {(d) => (
-          <>
-            <PartialErrors errors={d.errors} />
-            <table class="table" data-testid="services-table">
-              <thead>
-                <tr>
-                  <th class="icon">Health</th>
-                  <th>Name</th>
-                  <th>Namespace</th>
-                  <th>Type</th>
-                  <th>Cluster IP</th>
-                  <th>Ports</th>
-                  <th>Endpoints</th>
-                  <th>Config</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...d.items].sort(byNsName).map((s) => (
-                  <tr key={`${s.namespace}/${s.name}`} data-testid="service-row" data-name={s.name} data-namespace={s.namespace}>
-                    <td class="icon">
-                      <HealthIcon health={s.health} />
-                    </td>
-                    <td>{s.name}</td>
-                    <td>{s.namespace}</td>
-                    <td>{s.type}</td>
-                    <td>{s.clusterIP ?? '-'}</td>
-                    <td>{s.ports || '-'}</td>
-                    <td class={s.endpoints === 0 ? 'warn-text' : ''}>{s.endpoints}</td>
-                    <td>
-                      <Validations items={s.validations} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </>
-        )}
-      </LoadGate>
-    </div>
+    <NamespaceListPage<WorkloadListItem> title="Workloads" what="workloads" load={api.workloads}>
+      {(items) => (
+        <table class="table" data-testid="workloads-table">
+          <thead>
+            <tr>
+              <th class="icon">Health</th>
+              <th>Name</th>
+              <th>Namespace</th>
+              <th>Kind</th>
+              <th>Labels</th>
+              <th>Details</th>
+              <th>Pods ready</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((w) => (
+              <tr key={`${w.namespace}/${w.name}`} data-testid="workload-row" data-name={w.name} data-namespace={w.namespace}>
+                <td class="icon">
+                  <HealthIcon health={w.health} reason={w.healthReason} />
+                </td>
+                <td>
+                  <a href={workloadHref(w.namespace, w.name)}>{w.name}</a>
+                </td>
+                <td>{w.namespace}</td>
+                <td>{w.kind}</td>
+                <td>
+                  <LabelChips labels={w.labels} />
+                </td>
+                <td>{w.istioSidecar ? null : <MissingSidecar />}</td>
+                <td class={w.readyPods < w.podCount ? 'warn-text' : ''}>
+                  {w.readyPods}/{w.podCount}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </NamespaceListPage>
+  );
+}
+
+export function ServicesPage() {
+  return (
+    <NamespaceListPage<ServiceListItem> title="Services" what="services" load={api.services}>
+      {(items) => (
+        <table class="table" data-testid="services-table">
+          <thead>
+            <tr>
+              <th class="icon">Health</th>
+              <th>Name</th>
+              <th>Namespace</th>
+              <th>Type</th>
+              <th>Cluster IP</th>
+              <th>Ports</th>
+              <th>Endpoints</th>
+              <th>Config</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((s) => (
+              <tr key={`${s.namespace}/${s.name}`} data-testid="service-row" data-name={s.name} data-namespace={s.namespace}>
+                <td class="icon">
+                  <HealthIcon health={s.health} />
+                </td>
+                <td>{s.name}</td>
+                <td>{s.namespace}</td>
+                <td>{s.type}</td>
+                <td>{s.clusterIP ?? '-'}</td>
+                <td>{s.ports || '-'}</td>
+                <td class={s.endpoints === 0 ? 'warn-text' : ''}>{s.endpoints}</td>
+                <td>
+                  <Validations items={s.validations} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </NamespaceListPage>
   );
 }
 
