@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
 import { createError } from '../errors/index.js';
-import { cleanUpNode } from '../node/index.js';
+import { cleanUpNode, parseStandInNames } from '../node/index.js';
 import { installPrometheus, prometheusBinary, prometheusPaths } from '../telemetry/index.js';
 import { writeAtomically } from '../util/fs.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
@@ -33,7 +33,11 @@ export interface RunInfo {
   consoleUrl?: string;
   /** The cluster's Prometheus on loopback; absent when it is not installed. */
   prometheusUrl?: string;
+  /** The external stand-in (VIRTMESH_EXTERNAL_STAND_IN), when the cluster runs one. */
+  standIn?: { address: string; names: string[] };
 }
+
+const standInLine = (info: RunInfo) => (info.standIn ? `${info.standIn.names.join(', ')} -> http://${info.standIn.address} (stand-in, outside the mesh)` : '');
 
 function alive(pid: number): boolean {
   try {
@@ -130,8 +134,15 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
       waitFor('the running API server to answer /readyz', 60_000, () => ready(running.url, readFileSync(p.ca, 'utf8'))),
     );
     out.write(`virtmesh cluster is already running at ${running.url} (pid ${running.pid})\n`);
+    const wanted = parseStandInNames(cfg.externalStandIn).join(', ');
+    if (wanted !== (running.standIn?.names.join(', ') ?? '')) {
+      out.write(
+        `note: it runs ${running.standIn ? `a stand-in for ${running.standIn.names.join(', ')}` : 'no external stand-in'}; VIRTMESH_EXTERNAL_STAND_IN=${wanted} takes effect at the next \`virtmesh cluster up\` after \`virtmesh cluster down\`\n`,
+      );
+    }
     return;
   }
+  parseStandInNames(cfg.externalStandIn); // a bad setting stops here, before anything is made
   await buildGuestImages(cfg, out);
   if (!prometheusBinary()) {
     out.write('• Installing Prometheus (Debian package prometheus)\n');
@@ -168,6 +179,7 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
   });
   out.write(`\nvirtmesh cluster is up: API server at ${info.url}\n`);
   if (info.consoleUrl) out.write(`console at ${info.consoleUrl} (virtmesh dashboard)${info.prometheusUrl ? `, Prometheus at ${info.prometheusUrl}` : ''}\n`);
+  if (info.standIn) out.write(`external sites: ${standInLine(info)}\n`);
   out.write(`\n  export KUBECONFIG=$(virtmesh kubeconfig)\n  kubectl get namespaces\n`);
 }
 
@@ -210,6 +222,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     startedAt: new Date().toISOString(),
     consoleUrl: components.consoleUrl,
     prometheusUrl: components.prometheusUrl || undefined,
+    standIn: components.standIn,
   };
   writeAtomically(p.pid, String(process.pid));
   writeAtomically(p.runInfo, JSON.stringify(info, null, 2));
@@ -265,6 +278,7 @@ export async function clusterStatus(cfg: CliConfig, out: NodeJS.WritableStream =
   out.write(`  API server  ${info.url}  ${ok ? 'ready' : 'NOT READY'}\n`);
   if (info.consoleUrl) out.write(`  console     ${info.consoleUrl}\n`);
   if (info.prometheusUrl) out.write(`  Prometheus  ${info.prometheusUrl}\n`);
+  if (info.standIn) out.write(`  stand-in    ${standInLine(info)}\n`);
   out.write(`  kubeconfig  ${paths(cfg).kubeconfig}\n`);
   out.write(`  state       ${cfg.stateDir}\n`);
   return ok;

@@ -23,6 +23,8 @@ export interface CliConfig {
   consolePort: number;
   /** Loopback port of the cluster's Prometheus (9090, as Istio's addon); 0 picks a free one, as does a port in use. */
   prometheusPort: number;
+  /** Host names the cluster DNS answers with the external stand-in (for machines without internet); empty for none. */
+  externalStandIn: string;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -38,5 +40,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     dnsPort: env.VIRTMESH_DNS_PORT ? Number(env.VIRTMESH_DNS_PORT) : 53,
     consolePort: env.VIRTMESH_CONSOLE_PORT ? Number(env.VIRTMESH_CONSOLE_PORT) : 20001,
     prometheusPort: env.VIRTMESH_PROMETHEUS_PORT ? Number(env.VIRTMESH_PROMETHEUS_PORT) : 9090,
+    externalStandIn: env.VIRTMESH_EXTERNAL_STAND_IN ?? '',
   };
 }

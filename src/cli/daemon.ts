@@ -9,7 +9,7 @@ import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '
 import { startConsoleServer, webConsoleDir } from '../console/index.js';
 import { createEventRecorder, startEndpointsController, startScheduler, startVmiController } from '../controllers/index.js';
 import { createClusterDnsIndex, readHostResolvers, startDnsServer, type Upstream } from '../dns/index.js';
-import { intToIp, ipToInt, type NodeAgent, startNodeAgent } from '../node/index.js';
+import { intToIp, ipToInt, type NodeAgent, parseStandInNames, startExternalStandIn, startNodeAgent } from '../node/index.js';
 import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
 import { prometheusBinary, startPrometheus } from '../telemetry/index.js';
 import { freeLoopbackPort } from '../util/ports.js';
@@ -47,6 +47,7 @@ export interface ClusterComponents {
   consoleUrl: string;
   /** Empty when Prometheus is not installed. */
   prometheusUrl: string;
+  standIn?: { address: string; names: string[] };
 }
 
 export async function startClusterComponents(
@@ -59,11 +60,13 @@ export async function startClusterComponents(
   const stops: Array<() => Promise<void> | void> = [];
   let consoleUrl = '';
   let prometheusUrl = '';
+  let standInInfo: ClusterComponents['standIn'];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     client.close();
   };
   try {
+    const standInNames = parseStandInNames(cfg.externalStandIn); // bad names stop the start before anything is made
     const dnsIP = dnsServiceIP(cfg.serviceCIDR);
     const agent = await startNodeAgent({
       client,
@@ -78,8 +81,16 @@ export async function startClusterComponents(
     stops.push(() => agent.stop());
     logs.agent = agent;
 
+    const hosts: Record<string, string> = {};
+    if (standInNames.length > 0) {
+      const standIn = await startExternalStandIn(agent.network, standInNames, log);
+      stops.push(() => standIn.close());
+      for (const name of standInNames) hosts[name] = standIn.address;
+      standInInfo = { address: standIn.address, names: standInNames };
+    }
+
     // Cluster DNS listens on the node's bridge address; pods reach it through the kube-dns service address.
-    const index = createClusterDnsIndex();
+    const index = createClusterDnsIndex({ hosts });
     const self = [{ host: agent.network.gateway, port: cfg.dnsPort }];
     const dns = await startDnsServer({ host: agent.network.gateway, port: cfg.dnsPort, index, upstream: upstreams(cfg, self), log });
     stops.push(() => dns.close());
@@ -188,7 +199,7 @@ export async function startClusterComponents(
     await stopAll().catch(() => {});
     throw e;
   }
-  return { stop: stopAll, consoleUrl, prometheusUrl };
+  return { stop: stopAll, consoleUrl, prometheusUrl, standIn: standInInfo };
 }
 
 interface NodeServiceSpec {

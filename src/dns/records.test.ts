@@ -71,6 +71,14 @@ describe('cluster DNS index: services', () => {
     assert.equal(index.lookup('notcluster.local', 'A'), undefined);
   });
 
+  it('answers the configured host names outside the cluster with their address, as the hosts plugin does', () => {
+    const index = createClusterDnsIndex({ hosts: { 'kubevirt.io': '10.244.0.254' } });
+    assert.deepEqual(addresses(index.lookup('KubeVirt.io.', 'A')), ['10.244.0.254']);
+    assert.equal(index.lookup('kubevirt.io', 'A')?.answers[0].name, 'kubevirt.io');
+    assert.deepEqual(index.lookup('kubevirt.io', 'AAAA')?.answers, [], 'no IPv6 address, and nothing forwarded');
+    assert.equal(index.lookup('www.kubevirt.io', 'A'), undefined, 'only the exact name');
+  });
+
   it('answers the names between the zone and the services as empty (they have names below them)', () => {
     const index = fixture();
     for (const name of ['cluster.local', 'svc.cluster.local', 'shop.svc.cluster.local', 'pod.cluster.local', 'shop.pod.cluster.local']) {

@@ -111,8 +111,15 @@ function portMatches(p: PortSpec, port: string, protocol: string): boolean {
 
 const stripUnderscore = (label: string) => (label.startsWith('_') ? label.slice(1) : label);
 
-export function createClusterDnsIndex(opts: { clusterDomain?: string } = {}): ClusterDnsIndex {
+export interface ClusterDnsIndexOptions {
+  clusterDomain?: string;
+  /** Names outside the cluster answered with a fixed IPv4 address, as CoreDNS's hosts plugin does (the external stand-in). */
+  hosts?: Record<string, string>;
+}
+
+export function createClusterDnsIndex(opts: ClusterDnsIndexOptions = {}): ClusterDnsIndex {
   const zone = (opts.clusterDomain ?? 'cluster.local').toLowerCase().replace(/\.$/, '');
+  const hosts = new Map(Object.entries(opts.hosts ?? {}).map(([name, ip]) => [name.toLowerCase().replace(/\.$/, ''), ip]));
   const services = new Map<string, Map<string, ServiceRecord>>(); // namespace -> name -> record
   const endpoints = new Map<string, EndpointSubset[]>(); // `${namespace}/${name}` -> subsets
   // Bumped on every change, so a secondary or cache comparing serials sees the zone moved.
@@ -303,6 +310,8 @@ export function createClusterDnsIndex(opts: { clusterDomain?: string } = {}): Cl
         const ip = reverseNameToIPv4(name);
         return ip && type === 'PTR' ? lookupReverse(owner, ip) : undefined;
       }
+      const hostIP = hosts.get(name);
+      if (hostIP) return type === 'A' ? positive(addressRecords(owner, [hostIP], 'A')) : nodata();
       if (name !== zone && !name.endsWith(`.${zone}`)) return undefined;
 
       if (name === zone) {

@@ -22,8 +22,9 @@ describe('pod IPAM', () => {
   });
 
   it('says when the range is used up', () => {
-    const ipam = new Ipam(join(dir, 'b.json'), '10.244.1.0/29'); // .2 to .6
-    for (let i = 0; i < 5; i++) ipam.allocate(`p${i}`);
+    const ipam = new Ipam(join(dir, 'b.json'), '10.244.1.0/29'); // .2 to .5 (.6 is the external stand-in's)
+    for (let i = 0; i < 4; i++) ipam.allocate(`p${i}`);
+    assert.equal(ipam.lookup('p3'), '10.244.1.5');
     assert.throws(() => ipam.allocate('one-too-many'), /no free pod address left/);
   });
 });

@@ -17,7 +17,7 @@ export class Ipam {
     const size = 2 ** (32 - Number(bits));
     const start = Math.floor(ipToInt(base) / size) * size;
     this.#first = start + 2; // .0 is the network, .1 the node's bridge
-    this.#last = start + size - 2; // the last is broadcast
+    this.#last = start + size - 3; // the last is broadcast; the one before it is the external stand-in's
     this.#table = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
   }
 
