@@ -34,10 +34,15 @@ function requirePost(req: IncomingMessage, res: ServerResponse): boolean {
   return false;
 }
 
-/** /healthz/ready as pilot-agent answers it. */
+/** /healthz/ready as pilot-agent answers it, and logs a failure as it does (what `kubectl logs -c istio-proxy` shows for a 2/3 pod). */
 function readiness(ctx: AdminContext, res: ServerResponse): void {
-  if (ctx.ready()) send(res, 200, '');
-  else send(res, 503, ctx.facts.state() === 'DRAINING' ? 'server is draining\n' : 'config not received from the control plane yet\n');
+  if (ctx.ready()) {
+    send(res, 200, '');
+    return;
+  }
+  const reason = ctx.facts.state() === 'DRAINING' ? 'server is draining' : 'config not received from XDS server (is Istiod running?)';
+  ctx.rt.log.warn(`Envoy proxy is NOT ready: ${reason}`);
+  send(res, 503, `${reason}\n`);
 }
 
 /** Loopback only, as pilot-agent has it: the agent port is open to the pod network, and anyone there could stop the proxy. */
