@@ -65,6 +65,11 @@ program
   .option('--browser', 'open a browser (when there is a display)', true)
   .option('--no-browser', 'only print the address')
   .option('--prometheus <url>', "serve the console from this process against this Prometheus (e.g. a real Istio cluster's)")
+  .option(
+    '--kubeconfig <path>',
+    "with --prometheus: read the cluster's objects from the API server this kubeconfig names (e.g. a real cluster's) instead of the local cluster",
+  )
+  .option('--context <name>', 'with --kubeconfig: the context to use instead of the current one')
   .option('-p, --port <port>', 'with --prometheus: the port to serve on (0 picks a free one)', '0')
   .option('--address <address>', 'with --prometheus: the address to serve on', '127.0.0.1')
   .action(async (which: string, o: DashboardOptions) => dashboard(cfg, which, o));

@@ -15,8 +15,16 @@ export interface KubeObject extends StoredObject {
 
 export interface ClientConfig {
   url: string;
-  token: string;
-  ca: string;
+  /** Bearer token; absent when the client authenticates with a certificate or `authorization` says how. */
+  token?: string;
+  /** A whole Authorization header value (a kubeconfig's exec plugin or token, as client-node renders it). */
+  authorization?: string;
+  ca?: string;
+  /** Client certificate and key (PEM), as kubeconfigs of kubeadm and kind clusters carry them. */
+  cert?: string;
+  key?: string;
+  /** A kubeconfig's insecure-skip-tls-verify. */
+  insecure?: boolean;
 }
 
 export interface ListResult<T = KubeObject> {
@@ -62,13 +70,13 @@ export function isConflict(e: unknown): boolean {
 
 export class ApiClient {
   readonly #url: URL;
-  readonly #token: string;
+  readonly #authorization: string | undefined;
   readonly #agent: Agent;
 
   constructor(cfg: ClientConfig) {
     this.#url = new URL(cfg.url);
-    this.#token = cfg.token;
-    this.#agent = new Agent({ ca: cfg.ca, keepAlive: true, maxSockets: 16 });
+    this.#authorization = cfg.authorization ?? (cfg.token ? `Bearer ${cfg.token}` : undefined);
+    this.#agent = new Agent({ ca: cfg.ca, cert: cfg.cert, key: cfg.key, rejectUnauthorized: !cfg.insecure, keepAlive: true, maxSockets: 16 });
   }
 
   get<T = KubeObject>(path: string): Promise<T> {
@@ -162,12 +170,14 @@ export class ApiClient {
   }
 
   #request(method: string, path: string, payload: Buffer | undefined, contentType: string | undefined, onResponse: (res: IncomingMessage) => void) {
-    const headers: Record<string, string | number> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (this.#authorization) headers.authorization = this.#authorization;
     if (payload) {
       headers['content-type'] = contentType ?? 'application/json';
       headers['content-length'] = payload.length;
     }
-    return request({ host: this.#url.hostname, port: this.#url.port, path, method, headers, agent: this.#agent }, onResponse);
+    const prefix = this.#url.pathname.replace(/\/$/, ''); // a server URL behind a path (a proxy in front of the API server)
+    return request({ host: this.#url.hostname, port: this.#url.port || 443, path: `${prefix}${path}`, method, headers, agent: this.#agent }, onResponse);
   }
 }
 
@@ -200,3 +210,4 @@ function apiError(code: number, text: string): ApiError {
 }
 
 export { Informer, type InformerHandlers } from './informer.js';
+export { clientConfigFromKubeconfig } from './kubeconfig.js';

@@ -21,6 +21,7 @@ export const errorSpecs = {
   VM_ERR_CLUSTER_START_TIMEOUT: { status: 504, message: 'timed out after %s waiting for %s' },
   VM_ERR_CLUSTER_ALREADY_RUNNING: { status: 409, message: 'a virtmesh cluster daemon already runs on the state directory %s (pid %s)' },
   VM_ERR_CLUSTER_PORT_IN_USE: { status: 500, message: 'port %s on 127.0.0.1 is taken by another program; set VIRTMESH_APISERVER_PORT to a free port' },
+  VM_ERR_CLUSTER_BAD_STAND_IN: { status: 400, message: 'VIRTMESH_EXTERNAL_STAND_IN: "%s" %s' },
   VM_ERR_CONSOLE_NOT_FOUND: { status: 404, message: 'virtualmachineinstance.kubevirt.io "%s" not found in namespace %s' },
   VM_ERR_CONSOLE_NOT_RUNNING: {
     status: 400,
@@ -34,6 +35,11 @@ export const errorSpecs = {
   VM_ERR_MESH_PROXY_NOT_CONNECTED: { status: 404, message: '%s is not connected to %s (see `virtmesh proxy-status`)' },
   VM_ERR_DASHBOARD_UNKNOWN: { status: 400, message: 'unknown dashboard "%s": choose kiali (the virtmesh console) or prometheus' },
   VM_ERR_DASHBOARD_NOT_RUNNING: { status: 503, message: 'the cluster runs no %s: %s' },
+  VM_ERR_DASHBOARD_BAD_KUBECONFIG: { status: 400, message: 'cannot use the kubeconfig %s: %s' },
+  VM_ERR_DASHBOARD_KUBECONFIG_WITHOUT_PROMETHEUS: {
+    status: 400,
+    message: "--kubeconfig needs --prometheus: the console reads traffic from that cluster's Prometheus",
+  },
   VM_ERR_DASHBOARD_BAD_URL: { status: 400, message: '--prometheus "%s" is not a URL (e.g. http://127.0.0.1:9090)' },
   VM_ERR_TELEMETRY_PROMETHEUS_UNREACHABLE: { status: 503, message: 'Prometheus at %s is unreachable: %s' },
   VM_ERR_TELEMETRY_PROMETHEUS_BAD_QUERY: { status: 400, message: 'Prometheus at %s rejected the query (%s): %s' },

@@ -33,8 +33,8 @@ export interface StandaloneConsole {
 }
 
 /** `virtmesh dashboard --prometheus <url>`: the console served from the CLI against another Prometheus. */
-export async function startStandaloneConsole(stateDir: string, prometheusUrl: string): Promise<StandaloneConsole> {
-  const child = spawn(process.execPath, [bin, 'dashboard', '--prometheus', prometheusUrl, '--no-browser'], {
+export async function startStandaloneConsole(stateDir: string, prometheusUrl: string, extraArgs: string[] = []): Promise<StandaloneConsole> {
+  const child = spawn(process.execPath, [bin, 'dashboard', '--prometheus', prometheusUrl, '--no-browser', ...extraArgs], {
     env: clusterEnv(stateDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
