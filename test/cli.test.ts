@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { kubectlIn } from './helpers/cluster.js';
 import { isAlive, virtmesh } from './helpers/daemon.js';
+import { startStandaloneConsole } from './helpers/observability.js';
 
 /** One HTTP/1.1 exchange on a fresh connection, as sent; the whole answer as text. */
 function rawRequest(port: string, text: string): Promise<string> {
@@ -43,6 +44,13 @@ describe('virtmesh cluster lifecycle', () => {
     assert.match(dash.stderr, /not running.*virtmesh cluster up/);
   });
 
+  it('refuses a bad VIRTMESH_EXTERNAL_STAND_IN before making anything', async () => {
+    const up = await virtmesh(['cluster', 'up'], state, { VIRTMESH_EXTERNAL_STAND_IN: 'kubevirt.io,bad name' });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /VIRTMESH_EXTERNAL_STAND_IN: "bad name" is not a host name \(expected names like kubevirt\.io, separated by commas\)/);
+    assert.equal(existsSync(state), false, 'no state directory');
+  });
+
   it('comes up with progress, and a second up is a no-op', async () => {
     const up = await virtmesh(['cluster', 'up'], state);
     assert.equal(up.code, 0, up.stderr);
@@ -54,6 +62,9 @@ describe('virtmesh cluster lifecycle', () => {
     assert.equal(again.code, 0);
     assert.match(again.stdout, /already running/);
     assert.equal(pidOf(), pid);
+    // A setting that only a new start can apply is pointed out, not silently ignored.
+    const withStandIn = await virtmesh(['cluster', 'up'], state, { VIRTMESH_EXTERNAL_STAND_IN: 'kubevirt.io' });
+    assert.match(withStandIn.stdout, /note: it runs no external stand-in; VIRTMESH_EXTERNAL_STAND_IN=kubevirt\.io takes effect at the next/);
     const st = await virtmesh(['cluster', 'status'], state);
     assert.equal(st.code, 0);
     assert.match(st.stdout, /API server\s+https:\/\/127\.0\.0\.1:\d+\s+ready/);
@@ -111,6 +122,28 @@ describe('virtmesh cluster lifecycle', () => {
     assert.match(await rawRequest(port, 'GET /api/status HTTP/1.1\r\nHost: rebound.example:80\r\n\r\n'), /^HTTP\/1\.1 403 .*127\.0\.0\.1 or localhost only/s);
     assert.match(await rawRequest(port, 'GET /api/namespaces/default/workloads/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1\.1 400 /);
     assert.ok(isAlive(pidOf()), 'the daemon lives on');
+    // The scale-out path: the console against another cluster's API server and Prometheus, named by a
+    // kubeconfig, from a machine (here: a state directory) with no cluster of its own.
+    const elsewhere = join(dir, 'no-cluster-here');
+    const remote = await startStandaloneConsole(elsewhere, info.prometheusUrl, ['--kubeconfig', join(state, 'kubeconfig')]);
+    try {
+      const names = (await (await fetch(`${remote.url}/api/namespaces`)).json()).map((n: { name: string }) => n.name);
+      assert.ok(names.includes('istio-system') && names.includes('default'), names.join(' '));
+      const remoteStatus = await (await fetch(`${remote.url}/api/status`)).json();
+      assert.deepEqual([remoteStatus.prometheus.ok, remoteStatus.kubernetes.ok], [true, true], JSON.stringify(remoteStatus));
+    } finally {
+      await remote.stop();
+    }
+    const noFile = await virtmesh(['dashboard', '--prometheus', info.prometheusUrl, '--kubeconfig', join(dir, 'missing')], elsewhere);
+    assert.equal(noFile.code, 1);
+    assert.match(noFile.stderr, /cannot use the kubeconfig .*missing: .*ENOENT/);
+    const badContext = await virtmesh(
+      ['dashboard', '--prometheus', info.prometheusUrl, '--kubeconfig', join(state, 'kubeconfig'), '--context', 'prod'],
+      elsewhere,
+    );
+    assert.match(badContext.stderr, /cannot use the kubeconfig .*: context "prod" is not in /);
+    const alone = await virtmesh(['dashboard', '--kubeconfig', join(state, 'kubeconfig')], elsewhere);
+    assert.match(alone.stderr, /--kubeconfig needs --prometheus/);
     const graph = await (await fetch(`${info.consoleUrl}/api/namespaces/graph?namespaces=default`)).json();
     assert.deepEqual(graph.elements, { nodes: [], edges: [] }, 'no traffic, no nodes');
   });

@@ -1,15 +1,10 @@
 // Network stand-ins and probes for end-to-end tests: an upstream DNS server on
-// loopback, an "outside world" host in a network namespace the test makes, and
-// small HTTP/TCP/DNS clients.
+// loopback and small HTTP/TCP/DNS clients.
 
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
-import { killNetnsProcesses } from '../../src/node/index.js';
-import { run } from '../../src/util/exec.js';
 
 /** A stand-in for the world outside the cluster: answers every A query with `address()` (127.0.0.1 by default). */
 export function startUpstreamDns(address: () => string = () => '127.0.0.1'): Promise<{ port: number; close(): void; queries: string[] }> {
@@ -76,50 +71,4 @@ export function tcpState(host: string, port: number): Promise<string> {
     });
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
-}
-
-/**
- * A host outside the mesh, standing in for a site on the internet: a network namespace of the
- * test's own with an address on the cluster's pod bridge and an HTTP server on port 80 that
- * counts what it is asked. Removed by close(), also when the test fails.
- */
-export async function startOutsideHost(
-  bridge: string,
-  ip: string,
-  prefixLength: number,
-): Promise<{ ip: string; requests(): Promise<number>; close(): Promise<void> }> {
-  const id = randomBytes(3).toString('hex');
-  const netns = `vmtest-out-${id}`;
-  const hostSide = `vmto${id}`;
-  const close = async () => {
-    await killNetnsProcesses(netns);
-    await run('ip', ['netns', 'del', netns], { allowFailure: true });
-    await run('ip', ['link', 'del', hostSide], { allowFailure: true });
-  };
-  try {
-    await run('ip', ['netns', 'add', netns]);
-    await run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await run('ip', ['link', 'set', hostSide, 'master', bridge, 'up']);
-    const cmds = ['link set lo up', `addr add ${ip}/${prefixLength} dev eth0`, 'link set eth0 up'];
-    await run('ip', ['netns', 'exec', netns, 'ip', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
-    const server = `let n = 0;
-      require('node:http').createServer((req, res) => {
-        if (req.url === '/count') return res.end(String(n));
-        n++; res.end('outside\\n');
-      }).listen(80, () => console.log('listening'));`;
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', server], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    child.unref();
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the outside host's server exited with ${code}`)));
-    });
-  } catch (e) {
-    await close();
-    throw e;
-  }
-  return {
-    ip,
-    requests: async () => Number(await httpGet(ip, 80, '/count')),
-    close,
-  };
 }
