@@ -12,7 +12,7 @@ import { installPrometheus, prometheusBinary, prometheusPaths } from '../telemet
 import { writeAtomically } from '../util/fs.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
 import type { CliConfig } from './config.js';
-import { lateLogSource, startClusterComponents } from './daemon.js';
+import { lateLogSource, type StandInInfo, startClusterComponents } from './daemon.js';
 import { buildGuestImages } from './images.js';
 import { step } from './progress.js';
 
@@ -34,7 +34,7 @@ export interface RunInfo {
   /** The cluster's Prometheus on loopback; absent when it is not installed. */
   prometheusUrl?: string;
   /** The external stand-in (VIRTMESH_EXTERNAL_STAND_IN), when the cluster runs one. */
-  standIn?: { address: string; names: string[] };
+  standIn?: StandInInfo;
 }
 
 const standInLine = (info: RunInfo) => (info.standIn ? `${info.standIn.names.join(', ')} -> http://${info.standIn.address} (stand-in, outside the mesh)` : '');
@@ -134,8 +134,8 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
       waitFor('the running API server to answer /readyz', 60_000, () => ready(running.url, readFileSync(p.ca, 'utf8'))),
     );
     out.write(`virtmesh cluster is already running at ${running.url} (pid ${running.pid})\n`);
-    const wanted = parseStandInNames(cfg.externalStandIn).join(', ');
-    if (wanted !== (running.standIn?.names.join(', ') ?? '')) {
+    const wanted = parseStandInNames(cfg.externalStandIn).sort().join(', ');
+    if (wanted !== [...(running.standIn?.names ?? [])].sort().join(', ')) {
       out.write(
         `note: it runs ${running.standIn ? `a stand-in for ${running.standIn.names.join(', ')}` : 'no external stand-in'}; VIRTMESH_EXTERNAL_STAND_IN=${wanted} takes effect at the next \`virtmesh cluster up\` after \`virtmesh cluster down\`\n`,
       );

@@ -47,7 +47,13 @@ export interface ClusterComponents {
   consoleUrl: string;
   /** Empty when Prometheus is not installed. */
   prometheusUrl: string;
-  standIn?: { address: string; names: string[] };
+  standIn?: StandInInfo;
+}
+
+/** The external stand-in a cluster runs, as `cluster up` and `cluster status` show it. */
+export interface StandInInfo {
+  address: string;
+  names: string[];
 }
 
 export async function startClusterComponents(
@@ -66,7 +72,7 @@ export async function startClusterComponents(
     client.close();
   };
   try {
-    const standInNames = parseStandInNames(cfg.externalStandIn); // bad names stop the start before anything is made
+    const standInNames = parseStandInNames(cfg.externalStandIn); // `cluster up` checked them already; a foreground start checks here, before the node
     const dnsIP = dnsServiceIP(cfg.serviceCIDR);
     const agent = await startNodeAgent({
       client,

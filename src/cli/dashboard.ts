@@ -35,6 +35,7 @@ function openBrowser(url: string, out: NodeJS.WritableStream): void {
 
 export async function dashboard(cfg: CliConfig, which: string, o: DashboardOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   if (!['kiali', 'console', 'prometheus'].includes(which)) throw createError('VM_ERR_DASHBOARD_UNKNOWN', [which]);
+  if (o.context && !o.kubeconfig) throw createError('VM_ERR_DASHBOARD_BAD_KUBECONFIG', ['(none)', '--context needs --kubeconfig']);
   if (o.kubeconfig && !o.prometheus) throw createError('VM_ERR_DASHBOARD_KUBECONFIG_WITHOUT_PROMETHEUS');
   if (o.prometheus) {
     if (which === 'prometheus') throw new Error('--prometheus serves the console against that Prometheus: use it with `virtmesh dashboard kiali`');

@@ -15,11 +15,13 @@ export interface KubeObject extends StoredObject {
 
 export interface ClientConfig {
   url: string;
-  /** Bearer token; absent when the client authenticates with a certificate or `authorization` says how. */
+  /** Bearer token; absent when the client authenticates with a certificate. */
   token?: string;
-  /** A whole Authorization header value (a kubeconfig's exec plugin or token, as client-node renders it). */
-  authorization?: string;
+  /** A bearer token asked for on every request instead (a kubeconfig's exec plugin, whose tokens expire). */
+  tokenSource?: () => string;
   ca?: string;
+  /** The name the server's certificate must carry, when not the URL's host (a kubeconfig's tls-server-name). */
+  serverName?: string;
   /** Client certificate and key (PEM), as kubeconfigs of kubeadm and kind clusters carry them. */
   cert?: string;
   key?: string;
@@ -70,13 +72,21 @@ export function isConflict(e: unknown): boolean {
 
 export class ApiClient {
   readonly #url: URL;
-  readonly #authorization: string | undefined;
+  readonly #token: () => string | undefined;
   readonly #agent: Agent;
 
   constructor(cfg: ClientConfig) {
     this.#url = new URL(cfg.url);
-    this.#authorization = cfg.authorization ?? (cfg.token ? `Bearer ${cfg.token}` : undefined);
-    this.#agent = new Agent({ ca: cfg.ca, cert: cfg.cert, key: cfg.key, rejectUnauthorized: !cfg.insecure, keepAlive: true, maxSockets: 16 });
+    this.#token = cfg.tokenSource ?? (() => cfg.token);
+    this.#agent = new Agent({
+      ca: cfg.ca,
+      cert: cfg.cert,
+      key: cfg.key,
+      servername: cfg.serverName,
+      rejectUnauthorized: !cfg.insecure,
+      keepAlive: true,
+      maxSockets: 16,
+    });
   }
 
   get<T = KubeObject>(path: string): Promise<T> {
@@ -171,7 +181,8 @@ export class ApiClient {
 
   #request(method: string, path: string, payload: Buffer | undefined, contentType: string | undefined, onResponse: (res: IncomingMessage) => void) {
     const headers: Record<string, string | number> = { accept: 'application/json' };
-    if (this.#authorization) headers.authorization = this.#authorization;
+    const token = this.#token();
+    if (token) headers.authorization = `Bearer ${token}`;
     if (payload) {
       headers['content-type'] = contentType ?? 'application/json';
       headers['content-length'] = payload.length;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -47,6 +47,7 @@ describe('kubeconfig reader', () => {
       cert: 'CERT',
       key: 'KEY',
       token: undefined,
+      serverName: undefined,
     });
     const lab = clientConfigFromKubeconfig(path, 'lab');
     assert.deepEqual([lab.url, lab.ca, lab.insecure, lab.token], ['https://lab.example:6443', 'LAB CA', true, 'tok-from-file']);
@@ -57,7 +58,18 @@ describe('kubeconfig reader', () => {
     const ok = write('b', [
       { name: 'admin', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', `echo '${credential}'`] } } },
     ]);
-    assert.equal(clientConfigFromKubeconfig(ok).token, 'exec-token');
+    assert.equal(clientConfigFromKubeconfig(ok).tokenSource?.(), 'exec-token');
+    // An expiring token is asked for again a minute before it expires.
+    const counter = join(dir, 'runs');
+    writeFileSync(counter, '');
+    const expiring = JSON.stringify({ status: { token: 'short-lived', expirationTimestamp: new Date(Date.now() + 30_000).toISOString() } });
+    const refreshing = write('b2', [{ name: 'admin', user: { exec: { command: 'sh', args: ['-c', `echo run >> '${counter}'; echo '${expiring}'`] } } }]);
+    const source = clientConfigFromKubeconfig(refreshing).tokenSource;
+    assert.equal(source?.(), 'short-lived');
+    source?.();
+    assert.equal(readFileSync(counter, 'utf8').trim().split('\n').length, 3, 'run at load, then again for each request once near expiry');
+    const notJson = write('b3', [{ name: 'admin', user: { exec: { command: 'sh', args: ['-c', 'echo hello'] } } }]);
+    assert.throws(() => clientConfigFromKubeconfig(notJson), /printed no ExecCredential \(not JSON: hello\)/);
     const failing = write('c', [{ name: 'admin', user: { exec: { command: 'sh', args: ['-c', 'echo token expired >&2; exit 1'] } } }]);
     assert.throws(() => clientConfigFromKubeconfig(failing), /exec plugin sh failed: token expired/);
   });

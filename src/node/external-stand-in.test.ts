@@ -26,9 +26,10 @@ describe('external stand-in', () => {
     assert.deepEqual(parseStandInNames(''), []);
     assert.throws(() => parseStandInNames('kubevirt.io,bad name'), {
       code: 'VM_ERR_CLUSTER_BAD_STAND_IN',
-      message: 'VIRTMESH_EXTERNAL_STAND_IN: "bad name" is not a host name (expected names like kubevirt.io, separated by commas)',
+      message: 'VIRTMESH_EXTERNAL_STAND_IN: "bad name" is not a host name with a domain (expected names like kubevirt.io, separated by commas)',
     });
-    assert.throws(() => parseStandInNames('localhost'), /"localhost" is not a host name/);
+    assert.throws(() => parseStandInNames('localhost'), /"localhost" is not a host name with a domain/);
+    assert.throws(() => parseStandInNames('10.1.2.3'), /"10.1.2.3" is not a host name/);
     assert.throws(() => parseStandInNames('web.shop.svc.cluster.local'), /inside the cluster domain cluster.local/);
   });
 });

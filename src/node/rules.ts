@@ -157,7 +157,7 @@ export async function applyPodRules(netns: string, rules: string): Promise<void>
   await runIn(netns, 'iptables-restore', [], { input: rules });
 }
 
-const hostChains = (net: NodeNetwork) => ({ svc: `VIRTMESH-${net.tag}-SVC`, isolate: `VIRTMESH-${net.tag}-ISO` });
+const hostChains = (net: NodeNetwork) => ({ svc: `VIRTMESH-${net.tag}-SVC`, isolate: `VIRTMESH-${net.tag}-ISO`, standIn: `VIRTMESH-${net.tag}-EXT` });
 
 /**
  * The node's own rules, in chains of this cluster only (the host's tables are shared):
@@ -191,16 +191,34 @@ async function ensureJump(table: string, from: string, to: string): Promise<void
   if (present.code !== 0) await run('iptables', ['-w', '-t', table, '-I', from, '1', '-j', to]);
 }
 
+/**
+ * Port 80 of the external stand-in's address, for pods and for the node itself, to the port its
+ * server listens on (port 80 of every address may belong to another program here).
+ */
+export async function applyStandInRule(net: NodeNetwork, address: string, port: number): Promise<void> {
+  const { standIn } = hostChains(net);
+  const input = ['*nat', `:${standIn} - [0:0]`, `-A ${standIn} -d ${address}/32 -p tcp --dport 80 -j DNAT --to-destination ${address}:${port}`, 'COMMIT'];
+  await run('iptables-restore', ['--noflush'], { input: `${input.join('\n')}\n` });
+  await ensureJump('nat', 'PREROUTING', standIn);
+  await ensureJump('nat', 'OUTPUT', standIn);
+}
+
+export async function removeStandInRule(net: NodeNetwork): Promise<void> {
+  const { standIn } = hostChains(net);
+  await removeChain('nat', ['PREROUTING', 'OUTPUT'], standIn);
+}
+
 export async function removeHostRules(net: NodeNetwork): Promise<void> {
   const { svc, isolate } = hostChains(net);
-  const steps: Array<[string, string, string]> = [
-    ['nat', 'OUTPUT', svc],
-    ['filter', 'OUTPUT', `${svc}-REJ`],
-    ['filter', 'FORWARD', isolate],
-  ];
-  for (const [table, from, chain] of steps) {
-    while ((await run('iptables', ['-w', '-t', table, '-D', from, '-j', chain], { allowFailure: true })).code === 0) {}
-    await run('iptables', ['-w', '-t', table, '-F', chain], { allowFailure: true });
-    await run('iptables', ['-w', '-t', table, '-X', chain], { allowFailure: true });
-  }
+  await removeStandInRule(net);
+  await removeChain('nat', ['OUTPUT'], svc);
+  await removeChain('filter', ['OUTPUT'], `${svc}-REJ`);
+  await removeChain('filter', ['FORWARD'], isolate);
+}
+
+/** Every jump to `chain`, then the chain itself; quiet when there is none. */
+async function removeChain(table: string, from: string[], chain: string): Promise<void> {
+  for (const f of from) while ((await run('iptables', ['-w', '-t', table, '-D', f, '-j', chain], { allowFailure: true })).code === 0) {}
+  await run('iptables', ['-w', '-t', table, '-F', chain], { allowFailure: true });
+  await run('iptables', ['-w', '-t', table, '-X', chain], { allowFailure: true });
 }
