@@ -47,7 +47,10 @@ describe('virtmesh cluster lifecycle', () => {
   it('refuses a bad VIRTMESH_EXTERNAL_STAND_IN before making anything', async () => {
     const up = await virtmesh(['cluster', 'up'], state, { VIRTMESH_EXTERNAL_STAND_IN: 'kubevirt.io,bad name' });
     assert.equal(up.code, 1);
-    assert.match(up.stderr, /VIRTMESH_EXTERNAL_STAND_IN: "bad name" is not a host name \(expected names like kubevirt\.io, separated by commas\)/);
+    assert.match(
+      up.stderr,
+      /VIRTMESH_EXTERNAL_STAND_IN: "bad name" is not a host name with a domain \(expected names like kubevirt\.io, separated by commas\)/,
+    );
     assert.equal(existsSync(state), false, 'no state directory');
   });
 

@@ -11,11 +11,12 @@
 // nothing behind.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { standInAddress } from '../src/node/index.js';
-import { type KubectlResult, runCommand, walkthrough } from './helpers/cluster.js';
+import { type KubectlResult, walkthrough } from './helpers/cluster.js';
 import { dnsQuery, httpGet, tcpState } from './helpers/net.js';
 import { eventually, leftovers, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
 import { observabilityCases } from './observability-cases.js';
@@ -69,6 +70,8 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
   let c: VmCluster;
   /** scripts/demo.sh, the README's main command after its setup step (which `npm test` has run). */
   let demo: Promise<KubectlResult>;
+  let demoExited = false;
+  let stopDemo = () => {};
   const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
   const launcherPod = async (vmi: string, ns = 'default') => (await json(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${vmi}`])).items[0];
   const metrics = async (vmi: string) => httpGet((await launcherPod(vmi)).status.podIP, 15020, '/stats/prometheus');
@@ -92,21 +95,38 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
   before(async () => {
     // kubevirt.io, istio-vmi's outside site, is the cluster's stand-in, as `npm run demo` has it.
     c = await startVmCluster({ VIRTMESH_EXTERNAL_STAND_IN: 'kubevirt.io' });
-    demo = runCommand('bash', [join(import.meta.dirname, '..', 'scripts', 'demo.sh')], { ...c.env, HOME: c.dir });
+    const child = spawn('bash', [join(import.meta.dirname, '..', 'scripts', 'demo.sh')], { env: { ...c.env, HOME: c.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    demo = new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+    void demo.then(() => (demoExited = true));
+    stopDemo = () => void (demoExited || child.kill('SIGTERM'));
     // A third VM in the walkthrough's namespace, once the demo has prepared it for injection.
-    await eventually('the demo to prepare namespace default', async () => (await c.kubectl(['get', 'net-attach-def', 'istio-cni'])).code === 0, 60_000, 500);
+    await eventually(
+      'the demo to prepare namespace default',
+      async () => {
+        if (demoExited) throw new Error(`the demo ended early:\n${stdout}\n${stderr}`);
+        return (await c.kubectl(['get', 'net-attach-def', 'istio-cni'])).code === 0;
+      },
+      60_000,
+      500,
+    );
     await c.k(['create', '-f', '-'], listenerVmi('port-vmi'));
   });
 
   after(async () => {
     const tag = c?.tag;
     const state = c?.stateDir;
-    await demo?.catch(() => {});
+    stopDemo(); // it has ended, unless a case before it failed
+    await demo;
     await c?.down();
     if (tag && state) assert.deepEqual(leftovers(tag, state), [], 'cluster down left nothing behind');
   });
 
-  // The README's troubleshooting cases, while the demo waits for istio-vmi's probe.
+  // The README's troubleshooting cases: two while the demo waits for istio-vmi's probe, the third
+  // (which freezes the control plane) once the demo is done.
 
   it("troubleshooting Init:0/3: an injected pod waits with Multus's event until the istio-cni network exists", async () => {
     await c.k(['create', 'namespace', 'nonad']);
@@ -154,9 +174,29 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     await c.k(['delete', 'namespace', 'nolabel', '--wait=true', '--timeout=120s']);
   });
 
+  it('runs the walkthrough as `npm run demo` does: istio-vmi 2/3 while its probe waits, then both pods 3/3, both proxies SYNCED, the graph', async () => {
+    const r = await demo;
+    assert.equal(r.code, 0, `the demo failed:\n${r.stdout}\n${r.stderr}`);
+    const out = r.stdout;
+    for (let n = 1; n <= 6; n++) assert.match(out, new RegExp(`==> \\[\\s*\\d+s\\] ${n}/6 `), `step ${n} announced`);
+    // The wait shows its progress: istio-vmi is 2/3 until its readiness probe has passed three times.
+    assert.match(out, /\[\s*\d+s\] .*istio-vmi-\w+ 2\/3 Running/);
+    const pods = out.slice(out.indexOf('+ kubectl get pods\n'));
+    assert.match(pods, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
+    assert.match(pods, /^virt-launcher-istio-vmi-\w+\s+3\/3\s+Running\s/m);
+    assert.match(pods, /^virt-launcher-cirros-vmi-\w+\s+3\/3\s+Running\s/m);
+    const status = out.slice(out.indexOf('+ virtmesh proxy-status\n'));
+    const rows = proxyStatusRows(status.split('\n').slice(1).join('\n')).filter((row) => /^virt-launcher-(istio|cirros)-vmi-/.test(row.name));
+    assert.equal(rows.length, 2);
+    assert.ok(rows.every(synced), status);
+    assert.match(out, /cirros-vmi -> istio-vmi-svc\s+\d\.\d\d rps/);
+    assert.match(out, /istio-vmi-svc -> istio-vmi\s+\d\.\d\d rps/);
+    assert.match(out, /istio-vmi -> PassthroughCluster\s+\d\.\d\d rps/);
+    const { consoleUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
+    assert.ok(out.includes(`Console (istioctl dashboard kiali):   ${consoleUrl}`), 'the console URL');
+  });
+
   it('troubleshooting 2/3: the sidecar is not ready until the control plane answers, and says so in its log', async () => {
-    // The walkthrough's proxies have their config first, so freezing the control plane does not hold up the demo.
-    await eventually('the walkthrough proxies SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 120_000, 1000);
     await c.k(['create', 'namespace', 'nocp']);
     await c.k(['label', 'namespace', 'nocp', 'istio-injection=enabled']);
     await c.k(['create', '-n', 'nocp', '-f', '-'], walkthrough('nad.yaml'));
@@ -199,28 +239,6 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
       1000,
     );
     await c.k(['delete', 'namespace', 'nocp', '--wait=true', '--timeout=120s']);
-  });
-
-  it('runs the walkthrough as `npm run demo` does: istio-vmi 2/3 while its probe waits, then both pods 3/3, both proxies SYNCED, the graph', async () => {
-    const r = await demo;
-    assert.equal(r.code, 0, `the demo failed:\n${r.stdout}\n${r.stderr}`);
-    const out = r.stdout;
-    for (let n = 1; n <= 6; n++) assert.match(out, new RegExp(`==> \\[\\s*\\d+s\\] ${n}/6 `), `step ${n} announced`);
-    // The wait shows its progress: istio-vmi is 2/3 until its readiness probe has passed three times.
-    assert.match(out, /\[\s*\d+s\] .*istio-vmi-\w+ 2\/3 Running/);
-    const pods = out.slice(out.indexOf('+ kubectl get pods\n'));
-    assert.match(pods, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
-    assert.match(pods, /^virt-launcher-istio-vmi-\w+\s+3\/3\s+Running\s/m);
-    assert.match(pods, /^virt-launcher-cirros-vmi-\w+\s+3\/3\s+Running\s/m);
-    const status = out.slice(out.indexOf('+ vm proxy-status\n'));
-    const rows = proxyStatusRows(status.split('\n').slice(1).join('\n')).filter((row) => /^virt-launcher-(istio|cirros)-vmi-/.test(row.name));
-    assert.equal(rows.length, 2);
-    assert.ok(rows.every(synced), status);
-    assert.match(out, /cirros-vmi -> istio-vmi-svc\s+\d\.\d\d rps/);
-    assert.match(out, /istio-vmi-svc -> istio-vmi\s+\d\.\d\d rps/);
-    assert.match(out, /istio-vmi -> PassthroughCluster\s+\d\.\d\d rps/);
-    const { consoleUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
-    assert.ok(out.includes(`Console (istioctl dashboard kiali):   ${consoleUrl}`), 'the console URL');
   });
 
   it('injects the sidecar: both launcher pods 3/3 Running, with the probe rewritten to the agent', async () => {
