@@ -56,7 +56,7 @@ export async function startExternalStandIn(net: NodeNetwork, names: string[], lo
     const host = escapeHtml((req.headers.host ?? address).replace(/:\d+$/, ''));
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(
-      `<!doctype html><title>${host}</title><h1>${host}</h1><p>A stand-in for ${host}, served by virtmesh at ${address}: this machine has no internet.</p>\n`,
+      `<!doctype html><title>${host}</title><h1>${host}</h1><p>A stand-in for ${host}, served by virtmesh at ${address} (VIRTMESH_EXTERNAL_STAND_IN): the cluster's pods do not reach the internet.</p>\n`,
     );
   });
   server.keepAliveTimeout = 5000;
