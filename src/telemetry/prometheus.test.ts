@@ -82,11 +82,15 @@ describe('against the real Prometheus', { skip: existsSync(PROMETHEUS_BINARY) ? 
       if (Date.now() > deadline) assert.fail(`Prometheus holds no full window of scrapes after 25 s\n${log()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
+    // A scrape delayed on a busy machine skews one sidecar's TCP rate over so short a window, and the
+    // destination's "unknown" bytes then outgrow the source's by more than the tolerance: such a
+    // moment passes, a real double count would not.
     for (;;) {
       const g = await buildGraph(prom, { namespaces: ['default'], graphType: 'workload', duration: WINDOW });
       const ids = g.elements.edges.map((e) => e.data.id);
-      if (ids.length >= 4 && ids.includes('wl:default:istio-vmi>svc:default:PassthroughCluster:http')) return g;
-      if (Date.now() > deadline) assert.fail(`no full graph after 20 s: ${ids.join(', ')}\n${log()}`);
+      const unknown = g.elements.nodes.some((n) => n.data.id === 'unknown');
+      if (ids.length >= 4 && ids.includes('wl:default:istio-vmi>svc:default:PassthroughCluster:http') && !unknown) return g;
+      if (Date.now() > deadline) assert.fail(`no full graph without an unknown source after 25 s: ${ids.join(', ')}\n${log()}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
