@@ -151,6 +151,21 @@ export function SyncState({ value }: { value: string | undefined }) {
   );
 }
 
+type XdsType = 'cds' | 'lds' | 'eds' | 'rds' | 'ecds';
+
+/** One table cell per xDS type, each with the proxy's sync state for it. */
+export function SyncCells({ row, types }: { row: Partial<Record<XdsType, string>>; types: XdsType[] }) {
+  return (
+    <>
+      {types.map((t) => (
+        <td key={t}>
+          <SyncState value={row[t]} />
+        </td>
+      ))}
+    </>
+  );
+}
+
 /** Turns a rendering failure of a page into a message instead of a blank console (key it by route to reset). */
 export class ErrorBoundary extends Component<{ children: ComponentChildren }, { error?: Error }> {
   override state: { error?: Error } = {};

@@ -2,7 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import type { IstioConfigItem, ProxyStatusRow, ServiceListItem, Validation, WorkloadListItem } from '../../../telemetry/api';
 import { api, perNamespace } from '../client';
-import { ErrorBox, HealthIcon, LabelChips, LoadGate, MissingSidecar, SyncState, Validations } from '../components/common';
+import { ErrorBox, HealthIcon, LabelChips, LoadGate, MissingSidecar, SyncCells, Validations } from '../components/common';
 import { fmtAge } from '../format';
 import { useLoad } from '../hooks';
 import { useSettings } from '../settings';
@@ -239,21 +239,7 @@ export function ProxyStatusPage() {
                   <tr key={r.name} data-testid="proxy-status-row" data-name={r.name}>
                     <td>{r.name}</td>
                     <td>{r.cluster}</td>
-                    <td>
-                      <SyncState value={r.cds} />
-                    </td>
-                    <td>
-                      <SyncState value={r.lds} />
-                    </td>
-                    <td>
-                      <SyncState value={r.eds} />
-                    </td>
-                    <td>
-                      <SyncState value={r.rds} />
-                    </td>
-                    <td>
-                      <SyncState value={r.ecds} />
-                    </td>
+                    <SyncCells row={r} types={['cds', 'lds', 'eds', 'rds', 'ecds']} />
                     <td>{r.istiod}</td>
                     <td>{r.version}</td>
                   </tr>

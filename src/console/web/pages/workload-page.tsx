@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { GraphResponse, PodInfo, WorkloadDetails } from '../../../telemetry/api';
 import { api } from '../client';
-import { Empty, ErrorBox, HealthText, LabelChips, Loading, MissingSidecar, SyncState } from '../components/common';
+import { Empty, ErrorBox, HealthText, LabelChips, Loading, MissingSidecar, SyncCells } from '../components/common';
 import { GraphWithPanel } from '../components/graph-panel';
 import type { EdgeLabelMode } from '../components/graph-style';
 import { fmtAge, fmtDuration } from '../format';
@@ -156,20 +156,7 @@ function PodsTable({ pods }: { pods: PodInfo[] }) {
             <td>{p.podIP ?? '-'}</td>
             <td title={p.createdAt}>{fmtAge(p.createdAt)}</td>
             {p.proxyStatus ? (
-              <>
-                <td>
-                  <SyncState value={p.proxyStatus.cds} />
-                </td>
-                <td>
-                  <SyncState value={p.proxyStatus.lds} />
-                </td>
-                <td>
-                  <SyncState value={p.proxyStatus.eds} />
-                </td>
-                <td>
-                  <SyncState value={p.proxyStatus.rds} />
-                </td>
-              </>
+              <SyncCells row={p.proxyStatus} types={['cds', 'lds', 'eds', 'rds']} />
             ) : (
               <td colSpan={4} class="muted">
                 No proxy status
