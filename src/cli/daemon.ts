@@ -66,7 +66,7 @@ export async function startClusterComponents(
   const stops: Array<() => Promise<void> | void> = [];
   let consoleUrl = '';
   let prometheusUrl = '';
-  let standInInfo: ClusterComponents['standIn'];
+  let standIn: StandInInfo | undefined;
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     client.close();
@@ -87,15 +87,14 @@ export async function startClusterComponents(
     stops.push(() => agent.stop());
     logs.agent = agent;
 
-    const hosts: Record<string, string> = {};
     if (standInNames.length > 0) {
-      const standIn = await startExternalStandIn(agent.network, standInNames, log);
-      stops.push(() => standIn.close());
-      for (const name of standInNames) hosts[name] = standIn.address;
-      standInInfo = { address: standIn.address, names: standInNames };
+      const server = await startExternalStandIn(agent.network, standInNames, log);
+      stops.push(() => server.close());
+      standIn = { address: server.address, names: standInNames };
     }
 
     // Cluster DNS listens on the node's bridge address; pods reach it through the kube-dns service address.
+    const hosts = Object.fromEntries(standInNames.map((name) => [name, standIn?.address as string]));
     const index = createClusterDnsIndex({ hosts });
     const self = [{ host: agent.network.gateway, port: cfg.dnsPort }];
     const dns = await startDnsServer({ host: agent.network.gateway, port: cfg.dnsPort, index, upstream: upstreams(cfg, self), log });
@@ -205,7 +204,7 @@ export async function startClusterComponents(
     await stopAll().catch(() => {});
     throw e;
   }
-  return { stop: stopAll, consoleUrl, prometheusUrl, standIn: standInInfo };
+  return { stop: stopAll, consoleUrl, prometheusUrl, standIn };
 }
 
 interface NodeServiceSpec {

@@ -3,6 +3,7 @@
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { intToIp, ipToInt } from '../util/ipv4.js';
+import { standInAddress } from './external-stand-in.js';
 
 export class Ipam {
   readonly #path: string;
@@ -17,7 +18,7 @@ export class Ipam {
     const size = 2 ** (32 - Number(bits));
     const start = Math.floor(ipToInt(base) / size) * size;
     this.#first = start + 2; // .0 is the network, .1 the node's bridge
-    this.#last = start + size - 3; // the last is broadcast; the one before it is the external stand-in's
+    this.#last = ipToInt(standInAddress(podCIDR)) - 1; // above: the external stand-in's address, then broadcast
     this.#table = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
   }
 
