@@ -73,6 +73,8 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
   let demoExited = false;
   let stopDemo = () => {};
   const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
+  /** The daemon's run file: pid, console and Prometheus addresses. */
+  const runInfo = () => JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
   const launcherPod = async (vmi: string, ns = 'default') => (await json(['get', 'pods', '-n', ns, '-l', `vm.kubevirt.io/name=${vmi}`])).items[0];
   const metrics = async (vmi: string) => httpGet((await launcherPod(vmi)).status.podIP, 15020, '/stats/prometheus');
   /** The requests a VM's sidecar has counted that match `where`. */
@@ -160,7 +162,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     assert.match(row, /^virt-launcher-nolabel-vmi-\w+\s+2\/2\s/);
     assert.doesNotMatch(await proxyStatus(), /nolabel/);
     // The console's workload list marks it "Missing sidecar".
-    const { consoleUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
+    const { consoleUrl } = runInfo();
     const workloads = await (await fetch(`${consoleUrl}/api/namespaces/nolabel/workloads`)).json();
     assert.deepEqual(
       workloads.map((w: { name: string; istioSidecar: boolean }) => [w.name, w.istioSidecar]),
@@ -192,7 +194,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     assert.match(out, /cirros-vmi -> istio-vmi-svc\s+\d\.\d\d rps/);
     assert.match(out, /istio-vmi-svc -> istio-vmi\s+\d\.\d\d rps/);
     assert.match(out, /istio-vmi -> PassthroughCluster\s+\d\.\d\d rps/);
-    const { consoleUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
+    const { consoleUrl } = runInfo();
     assert.ok(out.includes(`Console (istioctl dashboard kiali):   ${consoleUrl}`), 'the console URL');
   });
 
@@ -456,7 +458,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     const sidecarPid = Number(readFileSync(pidFile, 'utf8'));
     const count = () => loopRequests(false);
     const before = await count();
-    const daemon = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8')).pid as number;
+    const daemon = runInfo().pid as number;
     const prometheusPid = Number(readFileSync(join(c.stateDir, 'run', 'prometheus.pid'), 'utf8'));
     const crashedAt = Math.floor(Date.now() / 1000);
     process.kill(daemon, 'SIGKILL');
@@ -472,7 +474,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     await eventually('both proxies reconnected and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
     assert.match(await c.k(['get', 'pod', pod.metadata.name, '--no-headers']), /\s3\/3\s+Running\s/);
     // The restarted Prometheus has what the old one scraped before the crash.
-    const { prometheusUrl } = JSON.parse(readFileSync(join(c.stateDir, 'run', 'cluster.json'), 'utf8'));
+    const { prometheusUrl } = runInfo();
     const old = await eventually(
       'the restarted Prometheus to answer with the data scraped before the crash',
       async () => {
