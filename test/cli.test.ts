@@ -27,6 +27,7 @@ describe('virtmesh cluster lifecycle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtmesh-cli-'));
   const state = join(dir, 'state');
   const pidOf = () => JSON.parse(readFileSync(join(state, 'run', 'cluster.json'), 'utf8')).pid as number;
+  let accelVerdict = '';
   after(async () => {
     await virtmesh(['cluster', 'down'], state);
     rmSync(dir, { recursive: true, force: true });
@@ -54,9 +55,22 @@ describe('virtmesh cluster lifecycle', () => {
     assert.equal(existsSync(state), false, 'no state directory');
   });
 
+  it('refuses a bad VIRTMESH_VM_ACCEL before making anything', async () => {
+    const up = await virtmesh(['cluster', 'up'], state, { VIRTMESH_VM_ACCEL: 'hvf' });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /^error: VIRTMESH_VM_ACCEL: "hvf" is not one of auto, kvm, tcg$/m);
+    assert.equal(existsSync(state), false, 'no state directory');
+  });
+
   it('comes up with progress, and a second up is a no-op', async () => {
     const up = await virtmesh(['cluster', 'up'], state);
     assert.equal(up.code, 0, up.stderr);
+    // The accelerator is what a guest boot under KVM showed, never what /dev/kvm's existence suggests.
+    assert.match(up.stdout, /• Choosing the accelerator for VMs \.\.\. done/);
+    const verdict = /^• VMs run with (.+)$/m.exec(up.stdout)?.[1] ?? '';
+    if (!existsSync('/dev/kvm')) assert.equal(verdict, 'TCG: no /dev/kvm');
+    else assert.match(verdict, /^(KVM \(host CPU\)|KVM \(CPU model .+\)|TCG: \/dev\/kvm (present but a guest does not boot under it|cannot be opened): .+)$/);
+    accelVerdict = verdict;
     assert.match(up.stdout, /• Starting the cluster daemon \.\.\. done \(\d+\.\ds\)/);
     assert.match(up.stdout, /• Waiting for the API server to answer \.\.\. done/);
     assert.match(up.stdout, /export KUBECONFIG=\$\(virtmesh kubeconfig\)/);
@@ -71,6 +85,23 @@ describe('virtmesh cluster lifecycle', () => {
     const st = await virtmesh(['cluster', 'status'], state);
     assert.equal(st.code, 0);
     assert.match(st.stdout, /API server\s+https:\/\/127\.0\.0\.1:\d+\s+ready/);
+    assert.equal(/^ {2}VMs {9}(.+)$/m.exec(st.stdout)?.[1], accelVerdict, 'status says the same verdict as up');
+  });
+
+  it('VIRTMESH_VM_ACCEL=kvm takes KVM where a guest boots under it, and fails clearly where none does', async () => {
+    const forced = await virtmesh(['images', '--build'], state, { VIRTMESH_VM_ACCEL: 'kvm' });
+    if (accelVerdict.startsWith('KVM')) {
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stdout, /^• VMs run with KVM/m);
+    } else {
+      assert.equal(forced.code, 1);
+      assert.match(
+        forced.stderr,
+        /^error: VIRTMESH_VM_ACCEL=kvm, but KVM cannot run a guest here: .+; unset it \(auto picks TCG\) or set VIRTMESH_VM_ACCEL=tcg$/m,
+      );
+    }
+    const tcg = await virtmesh(['images', '--build'], state, { VIRTMESH_VM_ACCEL: 'tcg' });
+    assert.match(tcg.stdout, /^• VMs run with TCG \(VIRTMESH_VM_ACCEL=tcg\)$/m);
   });
 
   it('runs Prometheus and the console on loopback, and `virtmesh dashboard` says where', async () => {

@@ -72,6 +72,10 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     assert.ok(readyAt - startedAt >= 5_000 + 2 * 10_000, `Ready ${(readyAt - startedAt) / 1000}s after the start`);
     const log = await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'compute']);
     assert.match(log, /virtmesh-guest/, 'the serial console shows the guest booting');
+    // The verdict `cluster status` shows is the one the VM got.
+    const verdict = /^ {2}VMs {9}(.+)$/m.exec((await c.virtmesh(['cluster', 'status'])).stdout)?.[1];
+    assert.ok(verdict, 'cluster status says the accelerator');
+    assert.ok(log.includes(`virtmesh: preparing ${NS}/istio-vmi: `) && log.includes(`vCPU, ${verdict}\n`), `the compute log says "${verdict}"`);
     assert.match(await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'volumecontainerdisk']), /built-in fedora guest/);
   });
 
@@ -235,6 +239,33 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     assert.match(events, /ErrImagePull/);
     assert.match(events, /FailedScheduling/);
     await c.k(['delete', '-n', NS, 'vmi', 'unknown-image', 'huge', '--wait=true', '--timeout=60s']);
+  });
+
+  it("shows QEMU's own words when it dies: in the compute log, the VMI's condition and an event", async () => {
+    // QEMU refuses more vCPUs than its machine type has at start; admission, as KubeVirt's, lets the count through.
+    const vmi = JSON.parse(listenerVmi('too-many-cpus')) as { spec: { domain: { cpu?: { cores: number } } } };
+    vmi.spec.domain.cpu = { cores: 300 };
+    await c.k(['create', '-n', NS, '-f', '-'], JSON.stringify(vmi));
+    const failed = await eventually(
+      'too-many-cpus Failed',
+      async () => {
+        const v = await json(['get', 'vmi', '-n', NS, 'too-many-cpus']);
+        return v.status?.phase === 'Failed' ? v : undefined;
+      },
+      120_000,
+      1000,
+    );
+    const sync = failed.status.conditions.find((x: { type: string }) => x.type === 'Synchronized');
+    assert.equal(sync?.status, 'False');
+    assert.match(sync.message, /^QEMU exited \(code 1\): .*Invalid SMP CPUs 300\. The max CPUs supported by machine '[^']+' is \d+/);
+    const pod = await launcherPod('too-many-cpus');
+    const log = await c.k(['logs', '-n', NS, pod.metadata.name, '-c', 'compute']);
+    assert.match(log, /^virtmesh: preparing plain\/too-many-cpus: \d+ MiB, 300 vCPU, (KVM|TCG)/m, 'the compute log says the accelerator');
+    assert.match(log, /^virtmesh: QEMU exited with code 1$/m);
+    assert.match(log, /^virtmesh: QEMU said: .*Invalid SMP CPUs 300/m);
+    const events = await c.k(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=too-many-cpus', '-o', 'jsonpath={.items[*].message}']);
+    assert.match(events, /QEMU exited \(code 1\): .*Invalid SMP CPUs 300/);
+    await c.k(['delete', '-n', NS, 'vmi', 'too-many-cpus', '--wait=true', '--timeout=60s']);
   });
 
   it('refuses what virtmesh cannot run at admission', async () => {

@@ -11,6 +11,7 @@ import { cleanUpNode, parseStandInNames } from '../node/index.js';
 import { installPrometheus, prometheusBinary, prometheusPaths } from '../telemetry/index.js';
 import { writeAtomically } from '../util/fs.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
+import { parseAccelSetting, resolveAccelerator } from '../vm/index.js';
 import type { CliConfig } from './config.js';
 import { lateLogSource, type StandInInfo, startClusterComponents } from './daemon.js';
 import { buildGuestImages } from './images.js';
@@ -35,6 +36,8 @@ export interface RunInfo {
   prometheusUrl?: string;
   /** The external stand-in (VIRTMESH_EXTERNAL_STAND_IN), when the cluster runs one. */
   standIn?: StandInInfo;
+  /** The VMs' accelerator and why (VIRTMESH_VM_ACCEL and the KVM probe). */
+  accelerator?: string;
 }
 
 const standInLine = (info: RunInfo) => (info.standIn ? `${info.standIn.names.join(', ')} -> http://${info.standIn.address} (stand-in, outside the mesh)` : '');
@@ -142,8 +145,14 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
     }
     return;
   }
-  parseStandInNames(cfg.externalStandIn); // a bad setting stops here, before anything is made
+  parseStandInNames(cfg.externalStandIn); // bad settings stop here, before anything is made
+  const accelSetting = parseAccelSetting(cfg.vmAccel);
   await buildGuestImages(cfg, out);
+  // Decided by booting a guest, never by /dev/kvm existing; cached for this boot, so the daemon finds it at once.
+  const accelerator = await step(out, 'Choosing the accelerator for VMs', () =>
+    resolveAccelerator({ setting: accelSetting, imageCacheDir: cfg.imageCacheDir }),
+  );
+  out.write(`• VMs run with ${accelerator.summary}\n`);
   if (!prometheusBinary()) {
     out.write('• Installing Prometheus (Debian package prometheus)\n');
     installPrometheus();
@@ -223,6 +232,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     consoleUrl: components.consoleUrl,
     prometheusUrl: components.prometheusUrl || undefined,
     standIn: components.standIn,
+    accelerator: components.accelerator.summary,
   };
   writeAtomically(p.pid, String(process.pid));
   writeAtomically(p.runInfo, JSON.stringify(info, null, 2));
@@ -279,6 +289,7 @@ export async function clusterStatus(cfg: CliConfig, out: NodeJS.WritableStream =
   if (info.consoleUrl) out.write(`  console     ${info.consoleUrl}\n`);
   if (info.prometheusUrl) out.write(`  Prometheus  ${info.prometheusUrl}\n`);
   if (info.standIn) out.write(`  stand-in    ${standInLine(info)}\n`);
+  if (info.accelerator) out.write(`  VMs         ${info.accelerator}\n`);
   out.write(`  kubeconfig  ${paths(cfg).kubeconfig}\n`);
   out.write(`  state       ${cfg.stateDir}\n`);
   return ok;

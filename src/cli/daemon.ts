@@ -14,6 +14,7 @@ import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
 import { prometheusBinary, startPrometheus } from '../telemetry/index.js';
 import { freeLoopbackPort } from '../util/ports.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
+import { type Accelerator, parseAccelSetting, resolveAccelerator } from '../vm/index.js';
 import { type CliConfig, VERSION } from './config.js';
 import { removePilotInfo, writePilotInfo } from './mesh.js';
 import { superviseControlPlane } from './pilot-process.js';
@@ -48,6 +49,7 @@ export interface ClusterComponents {
   /** Empty when Prometheus is not installed. */
   prometheusUrl: string;
   standIn?: StandInInfo;
+  accelerator: Accelerator;
 }
 
 /** The external stand-in a cluster runs, as `cluster up` and `cluster status` show it. */
@@ -62,6 +64,9 @@ export async function startClusterComponents(
   logs: ReturnType<typeof lateLogSource>,
   log: (line: string) => void,
 ): Promise<ClusterComponents> {
+  // `cluster up` probed already (the verdict is cached for this boot); a foreground start probes here.
+  const accelerator = await resolveAccelerator({ setting: parseAccelSetting(cfg.vmAccel), imageCacheDir: cfg.imageCacheDir, onProgress: log });
+  log(`VMs run with ${accelerator.summary}`);
   const client = new ApiClient({ url: api.url, token: api.adminToken, ca: api.caCert });
   const stops: Array<() => Promise<void> | void> = [];
   let consoleUrl = '';
@@ -82,6 +87,7 @@ export async function startClusterComponents(
       serviceCIDR: cfg.serviceCIDR,
       dnsServiceIP: dnsIP,
       imageCacheDir: cfg.imageCacheDir,
+      accelerator,
       log,
     });
     stops.push(() => agent.stop());
@@ -204,7 +210,7 @@ export async function startClusterComponents(
     await stopAll().catch(() => {});
     throw e;
   }
-  return { stop: stopAll, consoleUrl, prometheusUrl, standIn };
+  return { stop: stopAll, consoleUrl, prometheusUrl, standIn, accelerator };
 }
 
 interface NodeServiceSpec {

@@ -1,6 +1,6 @@
 // `virtmesh images`: the containerDisk catalog, and building the guest images ahead of the first VM.
 
-import { ensureGuestImages, isGuestImageBuilt, listCatalog } from '../vm/index.js';
+import { ensureGuestImages, isGuestImageBuilt, listCatalog, parseAccelSetting, resolveAccelerator } from '../vm/index.js';
 import type { CliConfig } from './config.js';
 import { progressBar } from './progress.js';
 
@@ -16,7 +16,12 @@ export async function buildGuestImages(cfg: CliConfig, out: NodeJS.WritableStrea
 }
 
 export async function images(cfg: CliConfig, build: boolean, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  if (build) await buildGuestImages(cfg, out);
+  if (build) {
+    await buildGuestImages(cfg, out);
+    // With the image at hand, the accelerator is tried too (the verdict is cached for this boot, as `cluster up` would find it).
+    const accel = await resolveAccelerator({ setting: parseAccelSetting(cfg.vmAccel), imageCacheDir: cfg.imageCacheDir });
+    out.write(`• VMs run with ${accel.summary}\n`);
+  }
   const built = await isGuestImageBuilt(cfg.imageCacheDir);
   const rows = listCatalog().map((e) => [e.name, e.flavor, e.description]);
   const widths = [0, 1].map((i) => Math.max(i === 0 ? 'IMAGE'.length : 'GUEST'.length, ...rows.map((r) => r[i].length)));

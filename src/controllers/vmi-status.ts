@@ -35,7 +35,7 @@ function condition(type: string, ok: boolean, reason: string | undefined, messag
   return { type, status, lastTransitionTime, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
 
-/** Why the VM does not run, from the pod: a waiting reason other than plain creation, or an unschedulable pod. */
+/** Why the VM does not run, from the pod: a waiting reason other than plain creation, a VM that died, or an unschedulable pod. */
 export function podProblem(pod: KubeObject | undefined): { reason: string; message: string } | undefined {
   if (!pod) return undefined;
   const status = (pod.status ?? {}) as Any;
@@ -44,6 +44,9 @@ export function podProblem(pod: KubeObject | undefined): { reason: string; messa
   for (const c of status.containerStatuses ?? []) {
     const w = c.state?.waiting;
     if (w?.reason && !['ContainerCreating', 'PodInitializing'].includes(w.reason)) return { reason: w.reason, message: w.message ?? w.reason };
+    // A VM that died says why (QEMU's own words) on its compute container.
+    const t = c.state?.terminated;
+    if (c.name === 'compute' && t?.exitCode !== 0 && t?.message) return { reason: t.reason ?? 'Error', message: t.message };
   }
   return undefined;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type ApiClient, Informer, isConflict, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import { createEventRecorder } from '../controllers/index.js';
 import { killProcessOf } from '../util/process.js';
-import { adoptVm, type RunningVm, readVmProcesses } from '../vm/index.js';
+import { type Accelerator, adoptVm, type RunningVm, readVmProcesses } from '../vm/index.js';
 import { Ipam } from './ipam.js';
 import {
   deleteSandboxNetwork,
@@ -34,6 +34,8 @@ export interface NodeAgentConfig {
   serviceCIDR: string;
   dnsServiceIP: string;
   imageCacheDir: string;
+  /** KVM or TCG for every VM of this node, as the probe decided. */
+  accelerator: Accelerator;
   log: (line: string) => void;
 }
 
@@ -112,6 +114,7 @@ export async function startNodeAgent(cfg: NodeAgentConfig): Promise<NodeAgent> {
     podsDir,
     dnsServiceIP: cfg.dnsServiceIP,
     imageCacheDir: cfg.imageCacheDir,
+    accelerator: cfg.accelerator,
     hostIP: net.gateway,
     events,
     services: () => rules,
@@ -225,7 +228,7 @@ function removeEmptyDir(dir: string): void {
 /** The Node object: capacity from this machine, Ready while the agent runs. */
 async function registerNode(client: ApiClient, cfg: NodeAgentConfig, net: NodeNetwork): Promise<void> {
   const memKi = `${Math.floor(totalmem() / 1024)}Ki`;
-  const resources = { cpu: String(cpus().length), memory: memKi, pods: '110', 'devices.kubevirt.io/kvm': existsSync('/dev/kvm') ? '1k' : '0' };
+  const resources = { cpu: String(cpus().length), memory: memKi, pods: '110', 'devices.kubevirt.io/kvm': cfg.accelerator.accel === 'kvm' ? '1k' : '0' };
   const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const node = {
     apiVersion: 'v1',

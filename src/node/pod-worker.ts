@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApiClient, isNotFound, type KubeObject, resourcePath } from '../client/index.js';
 import type { RecordEvent } from '../controllers/index.js';
-import { GUEST_GATEWAY, GUEST_IP, planVm, type RunningVm, resolveContainerDiskImage, startVm, VM_BRIDGE, type VmPlan } from '../vm/index.js';
+import { type Accelerator, GUEST_GATEWAY, GUEST_IP, planVm, type RunningVm, resolveContainerDiskImage, startVm, VM_BRIDGE, type VmPlan } from '../vm/index.js';
 import type { Ipam } from './ipam.js';
 import { createSandboxNetwork, deleteSandboxNetwork, type NodeNetwork, podResolvConf, type SandboxNetwork, sandboxNames } from './net.js';
 import { type ContainerRuntime, podStatus, type SandboxState } from './pod-status.js';
@@ -23,6 +23,7 @@ export interface PodWorkerDeps {
   podsDir: string;
   dnsServiceIP: string;
   imageCacheDir: string;
+  accelerator: Accelerator;
   hostIP: string;
   events: RecordEvent;
   services: () => ServicePortRule[];
@@ -469,6 +470,7 @@ export class PodWorker {
         dnsIP: this.#deps.dnsServiceIP,
         searchDomains: [`${ns}.svc.cluster.local`, 'svc.cluster.local', 'cluster.local'],
         imageCacheDir: this.#deps.imageCacheDir,
+        accelerator: this.#deps.accelerator,
         serialLog: this.logPath('compute'),
         onProgress: (step) => this.#deps.log(`pod ${this.#name()}: ${step}`),
       });
@@ -532,11 +534,22 @@ export class PodWorker {
     void this.#sidecar?.stop(2);
     const finishedAt = now();
     const exitCode = code ?? 137;
+    // QEMU's own words travel with the failure: the container's state, and from there the VMI's condition.
+    const words = exitCode === 0 ? '' : (this.#vm?.lastWords() ?? '');
+    const message = words ? `QEMU exited (${code === null ? 'killed' : `code ${code}`}): ${words}` : undefined;
+    if (message) this.#deps.events(this.#pod, 'Warning', 'Failed', message);
     for (const c of this.#state.containers) {
       if (c.name === SIDECAR && c.current.state !== 'running') continue; // never started, or already ended on its own
       c.ready = false;
       const ok = c.name !== 'compute' || exitCode === 0;
-      c.current = { state: 'terminated', exitCode: ok ? 0 : exitCode, reason: ok ? 'Completed' : 'Error', startedAt, finishedAt };
+      c.current = {
+        state: 'terminated',
+        exitCode: ok ? 0 : exitCode,
+        reason: ok ? 'Completed' : 'Error',
+        startedAt,
+        finishedAt,
+        ...(c.name === 'compute' && message ? { message } : {}),
+      };
     }
     this.#pushStatus();
   }

@@ -2,6 +2,16 @@
 // network namespace, with its guest images and cloud-init seed.
 
 export {
+  type Accelerator,
+  type AccelSetting,
+  chooseAccelerator,
+  KVM_CPU_MODELS,
+  type KvmFindings,
+  type KvmTrial,
+  parseAccelSetting,
+  resolveAccelerator,
+} from './accel.js';
+export {
   defaultUserForFlavor,
   ensureGuestImages,
   guestKernelCmdline,

@@ -5,11 +5,12 @@
 // with the serial console on a socket whose output is also the container log.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { run as runHost, runIn } from '../util/exec.js';
 import { isProcessOf, killProcessOf } from '../util/process.js';
+import { type Accelerator, qemuLastWords } from './accel.js';
 import { defaultUserForFlavor, ensureGuestImages, guestKernelCmdline, resolveContainerDiskImage, translateUserData, writeNoCloudSeed } from './images/index.js';
 import type { VmPlan } from './spec.js';
 
@@ -27,6 +28,8 @@ export interface LaunchContext {
   imageCacheDir: string;
   /** The compute container's log: launcher lines, then the serial console. */
   serialLog: string;
+  /** KVM or TCG, as the node's probe decided (resolveAccelerator). */
+  accelerator: Accelerator;
   onProgress?: (step: string) => void;
 }
 
@@ -35,10 +38,11 @@ export interface RunningVm {
   consoleSocket: string;
   /** Resolves with QEMU's exit code (null when it was killed). */
   exited: Promise<number | null>;
+  /** QEMU's last stderr lines, once it has exited with an error or was killed; empty when it said nothing. */
+  lastWords(): string;
   stop(graceSeconds: number): Promise<void>;
 }
 
-const kvmAvailable = () => existsSync('/dev/kvm');
 /** A launcher line in the compute log; best-effort, the pod's directory may already be gone. */
 const say = (ctx: Pick<LaunchContext, 'serialLog'>, line: string) => {
   try {
@@ -51,19 +55,10 @@ export async function startVm(plan: VmPlan, ctx: LaunchContext): Promise<Running
   const boot = plan.disks.find((d) => d.source.kind === 'containerDisk');
   const image = boot?.source.kind === 'containerDisk' ? resolveContainerDiskImage(boot.source.image) : undefined;
   if (!image || image.kind === 'unknown') throw new Error(image?.message ?? 'no containerDisk to boot');
-  say(ctx, `preparing ${plan.namespace}/${plan.name}: ${plan.memoryMiB} MiB, ${plan.cpus} vCPU, ${kvmAvailable() ? 'KVM' : 'TCG (no /dev/kvm)'}`);
+  say(ctx, `preparing ${plan.namespace}/${plan.name}: ${plan.memoryMiB} MiB, ${plan.cpus} vCPU, ${ctx.accelerator.summary}`);
 
   const args = ['-name', `guest=${plan.namespace}_${plan.name}`, '-nodefaults', '-no-user-config', '-display', 'none'];
-  args.push(
-    '-machine',
-    `q35,accel=${kvmAvailable() ? 'kvm' : 'tcg'}`,
-    '-cpu',
-    kvmAvailable() ? 'host' : 'max',
-    '-smp',
-    String(plan.cpus),
-    '-m',
-    String(plan.memoryMiB),
-  );
+  args.push('-machine', `q35,accel=${ctx.accelerator.accel}`, '-cpu', ctx.accelerator.cpu, '-smp', String(plan.cpus), '-m', String(plan.memoryMiB));
   if (image.kind === 'builtin') {
     const guest = await ensureGuestImages({ cacheDir: ctx.imageCacheDir, onProgress: (s: string) => ctx.onProgress?.(s) });
     args.push('-kernel', guest.kernel, '-initrd', guest.initrd, '-append', guestKernelCmdline(image.flavor));
@@ -118,12 +113,14 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
   args.push('-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=net0,mac=${plan.mac}`);
   args.push('-device', 'virtio-rng-pci', '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(ctx.dir, 'qemu.pid'));
   say(ctx, `starting qemu-system-x86_64 ${args.join(' ')}`);
-  const qemu = spawnInNetns(ctx, 'qemu-system-x86_64', args, join(ctx.dir, 'qemu.stderr'));
+  const stderrFile = join(ctx.dir, 'qemu.stderr');
+  const qemu = spawnInNetns(ctx, 'qemu-system-x86_64', args, stderrFile);
   const exited = new Promise<number | null>((resolve) => {
-    qemu.on('exit', (code) => {
-      say(ctx, `QEMU exited${code === null ? ' (killed)' : ` with code ${code}`}`);
-      const stderr = readTail(join(ctx.dir, 'qemu.stderr'));
-      if (code && stderr) say(ctx, `QEMU said: ${stderr}`);
+    qemu.on('exit', (code, signal) => {
+      say(ctx, `QEMU exited${code === null ? ` (killed by ${signal})` : ` with code ${code}`}`);
+      // An abort (an assertion in QEMU) is a signal too: its own words say why.
+      const words = code === 0 ? '' : qemuLastWords(readTail(stderrFile));
+      if (words) say(ctx, `QEMU said: ${words}`);
       dnsmasq.kill('SIGKILL');
       resolve(code);
     });
@@ -136,6 +133,7 @@ function launchQemu(plan: VmPlan, ctx: LaunchContext, args: string[], dnsmasq: C
     pid,
     consoleSocket,
     exited,
+    lastWords: () => qemuLastWords(readTail(stderrFile)),
     stop: (graceSeconds) => stopQemu({ running, kill: () => qemu.kill('SIGKILL'), powerdown: () => qmp(qmpSocket, 'system_powerdown') }, exited, graceSeconds),
   };
 }
@@ -191,6 +189,7 @@ export function adoptVm(ctx: Pick<LaunchContext, 'dir' | 'serialLog'>): RunningV
     pid,
     consoleSocket,
     exited,
+    lastWords: () => qemuLastWords(readTail(join(ctx.dir, 'qemu.stderr'))),
     stop: (graceSeconds) =>
       stopQemu(
         { running: () => isProcessOf(pid, ctx.dir), kill: () => killProcessOf(pid, ctx.dir), powerdown: () => session.execute('system_powerdown') },

@@ -41,9 +41,10 @@ export async function startForeground(stateDir: string): Promise<{ child: ChildP
     env: clusterEnv(stateDir),
     stdio: 'ignore',
   });
-  const deadline = Date.now() + 20_000;
+  // A first start on a machine may try KVM first (a few seconds, once per host boot).
+  const deadline = Date.now() + 60_000;
   while (!existsSync(runInfo) || JSON.parse(readFileSync(runInfo, 'utf8')).pid !== child.pid) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the cluster daemon to serve');
+    if (Date.now() > deadline) throw new Error('timed out after 60 s waiting for the cluster daemon to serve (run/cluster.json)');
     if (child.exitCode !== null) throw new Error(`the cluster daemon exited with ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 50));
   }
