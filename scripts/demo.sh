@@ -81,7 +81,7 @@ while kill -0 "$waiter" 2>/dev/null; do
   fi
   sleep 1
 done
-wait "$waiter" || fail "istio-vmi is not Ready after 300 s; see kubectl describe pod -l app=istio-vmi, and Troubleshooting in README.md"
+wait "$waiter" || fail "istio-vmi is not Ready after 300 s; see kubectl describe pod -l app=istio-vmi, and docs/troubleshooting.md"
 
 step "5/6 Check the sidecars and the traffic"
 wait_for "both sidecars SYNCED with the control plane" 90 5 both_synced

@@ -1,7 +1,7 @@
 // The walkthrough end to end, as `npm run demo` runs it (scripts/demo.sh: the
 // manifests of examples/istio-vmi unchanged, the 120 s probe delay included), with
 // real VMs, real sidecars, the real control plane and the real kubectl. While the
-// demo waits for istio-vmi, the troubleshooting cases of the README run in their own
+// demo waits for istio-vmi, the troubleshooting cases of docs/troubleshooting.md run in their own
 // namespaces (Init:0/3 without the istio-cni network, 2/2 without the namespace
 // label, 2/3 while the sidecar has no config). Then: injection (3/3), capture of
 // every connection in and out of a VM, Istio's metrics at both reporters,
@@ -127,7 +127,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     if (tag && state) assert.deepEqual(leftovers(tag, state), [], 'cluster down left nothing behind');
   });
 
-  // The README's troubleshooting cases: two while the demo waits for istio-vmi's probe, the third
+  // The troubleshooting cases of docs/troubleshooting.md: two while the demo waits for istio-vmi's probe, the third
   // (which freezes the control plane) once the demo is done.
 
   it("troubleshooting Init:0/3: an injected pod waits with Multus's event until the istio-cni network exists", async () => {
@@ -143,7 +143,7 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     assert.match(row, /^virt-launcher-nonad-vmi-/);
     const events = await c.k(['get', 'events', '-n', 'nonad', '--field-selector', 'reason=FailedCreatePodSandBox']);
     assert.match(events, /cannot find a network-attachment-definition \(istio-cni\) in namespace \(nonad\)/);
-    // The fix the README gives: create the network; the pod then starts.
+    // The fix docs/troubleshooting.md gives: create the network; the pod then starts.
     await c.k(['create', '-n', 'nonad', '-f', '-'], walkthrough('nad.yaml'));
     await eventually('the pod past Init:0/3', async () => /\s3\/3\s+Running\s/.test(await c.k(['get', 'pods', '-n', 'nonad', '--no-headers'])), 120_000, 1000);
     await c.k(['delete', 'namespace', 'nonad', '--wait=true', '--timeout=120s']);
