@@ -3,8 +3,9 @@
 // Safe to run again: each step checks first and says what it does.
 // Only Node's own modules here: this runs before npm packages exist.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,19 +38,46 @@ const debian = {
   prometheus: 'prometheus',
 };
 
-function aptInstall(packages) {
+const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+
+/** A command in the background; its output goes to a log file (`name`) shown only when it fails. */
+function background(name, what, cmd, args, opts = {}) {
+  const log = join(tmpdir(), `virtmesh-setup-${process.pid}-${name}.log`);
+  const fd = openSync(log, 'w');
+  const t0 = Date.now();
+  say(`${what} (in the background; log ${log})`);
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', fd, fd], ...opts });
+  closeSync(fd);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0) {
+        say(`${what}: done (${seconds(t0)})`);
+        rmSync(log, { force: true });
+        return resolve();
+      }
+      process.stderr.write(`${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}\n`);
+      reject(new Error(`${what} failed (${signal ?? `exit status ${code}`}); its log: ${log}`));
+    });
+  });
+}
+
+// Packages with a service (nginx, haproxy) must not start it: the benchmark runs its own, on loopback.
+const policy = '/usr/sbin/policy-rc.d';
+let listsUpdated = false;
+async function aptInstall(packages) {
   if (packages.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new Error(`missing Debian packages ${packages.join(' ')}; run this as root or install them with apt-get`);
   }
-  say(`installing Debian packages: ${packages.join(' ')}`);
-  run('apt-get', ['update', '-q']);
-  // Packages with a service (nginx, haproxy) must not start it: the benchmark runs its own, on loopback.
-  const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
   if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
-    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!listsUpdated) await background('apt-update', 'apt-get update', 'apt-get', ['update', '-q'], { env });
+    listsUpdated = true;
+    const args = ['install', '-y', '-q', '--no-install-recommends', ...packages];
+    await background('apt-install', `installing Debian packages: ${packages.join(' ')}`, 'apt-get', args, { env });
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
@@ -62,19 +90,31 @@ const forBench = process.argv.includes('--bench');
 const testDebian = { chromium: 'chromium' };
 const forTest = process.argv.includes('--test');
 
-const missing = Object.entries({ ...debian, ...(forBench ? benchDebian : {}), ...(forTest ? testDebian : {}) })
-  .filter(([cmd]) => (cmd.startsWith('pkg:') ? !installed(cmd.slice(4)) : !has(cmd)))
-  .map(([, pkg]) => pkg);
-aptInstall([...new Set(missing)]);
+const missing = [
+  ...new Set(
+    Object.entries({ ...debian, ...(forBench ? benchDebian : {}), ...(forTest ? testDebian : {}) })
+      .filter(([cmd]) => (cmd.startsWith('pkg:') ? !installed(cmd.slice(4)) : !has(cmd)))
+      .map(([, pkg]) => pkg),
+  ),
+];
+// npm ci compiles better-sqlite3 (python3, make, g++): that toolchain first, then the rest of
+// the Debian packages and the npm packages side by side, the two longest steps of a first run.
+const toolchain = missing.filter((p) => ['python3', 'make', 'g++'].includes(p));
+await aptInstall(toolchain);
+const started = Date.now();
+const debianDone = aptInstall(missing.filter((p) => !toolchain.includes(p)));
 
 // npm packages: install when node_modules is missing or older than the lock file.
 const modules = join(root, 'node_modules');
 const lock = join(root, 'package-lock.json');
 const stale = !existsSync(join(modules, '.package-lock.json')) || statSync(lock).mtimeMs > statSync(join(modules, '.package-lock.json')).mtimeMs;
-if (stale) {
-  say('installing npm packages (npm ci; better-sqlite3 compiles from source, about a minute)');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
-} else say('npm packages are installed');
+if (!stale) say('npm packages are installed');
+const npmDone = stale
+  ? background('npm-ci', 'installing npm packages (npm ci; better-sqlite3 compiles from source, about a minute)', 'npm', ['ci', '--no-audit', '--no-fund'])
+  : Promise.resolve();
+const [debianResult, npmResult] = await Promise.allSettled([debianDone, npmDone]);
+for (const r of [debianResult, npmResult]) if (r.status === 'rejected') throw r.reason;
+if (missing.length || stale) say(`packages ready (${seconds(started)})`);
 
 // The native SQLite binding must load on this Node (a copied node_modules may not).
 const probe = spawnSync(process.execPath, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: root, stdio: 'pipe' });
@@ -93,8 +133,24 @@ if (!existsSync(addonBuilt) || statSync(addonSource).mtimeMs > statSync(addonBui
   run('npm', ['run', '-s', 'build:native'], { env: { ...process.env, ...headers } });
 } else say('the SO_ORIGINAL_DST addon is built');
 
+// The build and the guest images (with the accelerator probe) side by side: neither needs the other.
+const t0 = Date.now();
 say('building (tsc, and the web console with vite)');
-run('npm', ['run', '-s', 'build']);
+await Promise.all([
+  background('guest-images', 'building the guest images and trying KVM (virtmesh images --build)', process.execPath, [
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'images',
+    '--build',
+  ]),
+  new Promise((resolve, reject) =>
+    spawn('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' }).on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`npm run build failed (exit status ${code})`)),
+    ),
+  ),
+]);
+say(`built (${seconds(t0)})`);
 
 const kubectlVersion = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
 if (kubectlVersion.status === 0) {
