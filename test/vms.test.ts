@@ -1,15 +1,17 @@
 // The walkthrough's VMIs as real VMs, without the mesh: QEMU in pod namespaces,
-// masquerade networking, the Service's cluster IP and DNS name, probes, logs, the
-// console, errors reported on the VMI, and nothing left once it is all deleted.
+// masquerade networking, the Service's cluster IP and DNS name, no way out of the
+// machine without an uplink, probes, logs, the console, errors reported on the VMI,
+// and nothing left once it is all deleted.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readVmProcesses } from '../src/vm/index.js';
 import { walkthrough } from './helpers/cluster.js';
-import { dnsQuery, httpGet, startUpstreamDns, tcpState } from './helpers/net.js';
-import { eventually, leftovers, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
+import { dnsQuery, execInNetns, httpGet, startTestNetns, startUpstreamDns, tcpState } from './helpers/net.js';
+import { eventually, leftovers, podNetns, quick, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
 
 const NS = 'plain';
 
@@ -111,6 +113,25 @@ describe('VMs without the mesh', { timeout: 900_000 }, () => {
     assert.equal((await dnsQuery(dnsIP, `nothing.${NS}.svc.cluster.local`)).rcode, 'NXDOMAIN');
     assert.deepEqual(await dnsQuery(dnsIP, 'outside.example'), { rcode: 'NOERROR', answers: ['127.0.0.1'] });
     assert.ok(upstream.queries.includes('outside.example'));
+  });
+
+  it('gives pods no way out with the default uplink (none): a network behind another interface of the host stays out of reach', async () => {
+    const outside = await startTestNetns('none', '198.19.0.129', '198.19.0.254', 25);
+    try {
+      assert.match(await httpGet(outside.address, 80), /hello from the test network/, 'the node itself reaches it');
+      const pod = await launcherPod('istio-vmi');
+      const curl = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '3', `http://${outside.address}/`];
+      assert.notEqual((await execInNetns(podNetns(c, pod.metadata.uid), 'curl', curl)).stdout, '200', 'a pod does not');
+      assert.deepEqual(
+        outside.requests.map((r) => r.from),
+        [outside.hostAddress],
+        'only the node itself came through',
+      );
+      assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), new RegExp(`VIRTMESH-${c.tag}-UPL`), 'no uplink chain');
+      assert.equal(existsSync(`/run/virtmesh/ip-forward/cluster-${c.tag}`), false, 'forwarding not held');
+    } finally {
+      await outside.close();
+    }
   });
 
   it('forwards inbound traffic to the guest: the declared ports only, or every port when none are declared', async () => {

@@ -7,13 +7,13 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServer } from '../apiserver/index.js';
 import { createError } from '../errors/index.js';
-import { cleanUpNode, parseStandInNames } from '../node/index.js';
+import { cleanUpNode, parseStandInNames, parseUplink, resolveUplinkInterface, uplinkText } from '../node/index.js';
 import { installPrometheus, prometheusBinary, prometheusPaths } from '../telemetry/index.js';
 import { writeAtomically } from '../util/fs.js';
 import { killLeftoverProcess } from '../util/supervisor.js';
 import { parseAccelSetting, resolveAccelerator } from '../vm/index.js';
 import type { CliConfig } from './config.js';
-import { lateLogSource, type StandInInfo, startClusterComponents } from './daemon.js';
+import { lateLogSource, type StandInInfo, startClusterComponents, type UplinkInfo } from './daemon.js';
 import { buildGuestImages } from './images.js';
 import { step } from './progress.js';
 
@@ -36,10 +36,13 @@ export interface RunInfo {
   prometheusUrl?: string;
   /** The external stand-in (VIRTMESH_EXTERNAL_STAND_IN), when the cluster runs one. */
   standIn?: StandInInfo;
+  /** The pod network's uplink (VIRTMESH_NODE_UPLINK), when the cluster has one. */
+  uplink?: UplinkInfo;
   /** The VMs' accelerator and why (VIRTMESH_VM_ACCEL and the KVM probe). */
   accelerator?: string;
 }
 
+const uplinkLine = (u: UplinkInfo) => `${u.podCIDR} -> ${u.interface}, masqueraded (VIRTMESH_NODE_UPLINK=${u.setting})`;
 const standInLine = (info: RunInfo) => (info.standIn ? `${info.standIn.names.join(', ')} -> http://${info.standIn.address} (stand-in, outside the mesh)` : '');
 
 function alive(pid: number): boolean {
@@ -143,9 +146,17 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
         `note: it runs ${running.standIn ? `a stand-in for ${running.standIn.names.join(', ')}` : 'no external stand-in'}; VIRTMESH_EXTERNAL_STAND_IN=${wanted} takes effect at the next \`virtmesh cluster up\` after \`virtmesh cluster down\`\n`,
       );
     }
+    const wantedUplink = uplinkText(parseUplink(cfg.nodeUplink));
+    if (wantedUplink !== (running.uplink?.setting ?? 'none')) {
+      out.write(
+        `note: it runs ${running.uplink ? `the uplink ${running.uplink.setting}` : 'no uplink'}; VIRTMESH_NODE_UPLINK=${wantedUplink} takes effect at the next \`virtmesh cluster up\` after \`virtmesh cluster down\`\n`,
+      );
+    }
     return;
   }
   parseStandInNames(cfg.externalStandIn); // bad settings stop here, before anything is made
+  const uplink = parseUplink(cfg.nodeUplink);
+  if (uplink.mode === 'nat') await resolveUplinkInterface(uplink);
   const accelSetting = parseAccelSetting(cfg.vmAccel);
   await buildGuestImages(cfg, out);
   // Decided by booting a guest, never by /dev/kvm existing; cached for this boot, so the daemon finds it at once.
@@ -189,6 +200,7 @@ export async function clusterUp(cfg: CliConfig, out: NodeJS.WritableStream = pro
   out.write(`\nvirtmesh cluster is up: API server at ${info.url}\n`);
   if (info.consoleUrl) out.write(`console at ${info.consoleUrl} (virtmesh dashboard)${info.prometheusUrl ? `, Prometheus at ${info.prometheusUrl}` : ''}\n`);
   if (info.standIn) out.write(`external sites: ${standInLine(info)}\n`);
+  if (info.uplink) out.write(`pod uplink: ${uplinkLine(info.uplink)}\n`);
   out.write(`\n  export KUBECONFIG=$(virtmesh kubeconfig)\n  kubectl get namespaces\n`);
 }
 
@@ -232,6 +244,7 @@ export async function runForeground(cfg: CliConfig): Promise<void> {
     consoleUrl: components.consoleUrl,
     prometheusUrl: components.prometheusUrl || undefined,
     standIn: components.standIn,
+    uplink: components.uplink,
     accelerator: components.accelerator.summary,
   };
   writeAtomically(p.pid, String(process.pid));
@@ -269,7 +282,7 @@ export async function clusterDown(cfg: CliConfig, keepState: boolean, out: NodeJ
   // A daemon that crashed or was killed leaves its VMs, sidecars, control plane, namespaces and rules: remove them here.
   await killLeftoverProcess(join(cfg.stateDir, 'run', 'pilot.pid'), cfg.stateDir);
   await killLeftoverProcess(prometheusPaths(cfg.stateDir).pid, cfg.stateDir);
-  await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR);
+  await cleanUpNode(cfg.stateDir, cfg.podCIDR, cfg.serviceCIDR, (line) => out.write(`${line}\n`));
   if (keepState) {
     out.write(`State kept in ${cfg.stateDir}\n`);
   } else if (existsSync(cfg.stateDir)) {
@@ -289,6 +302,7 @@ export async function clusterStatus(cfg: CliConfig, out: NodeJS.WritableStream =
   if (info.consoleUrl) out.write(`  console     ${info.consoleUrl}\n`);
   if (info.prometheusUrl) out.write(`  Prometheus  ${info.prometheusUrl}\n`);
   if (info.standIn) out.write(`  stand-in    ${standInLine(info)}\n`);
+  if (info.uplink) out.write(`  uplink      ${uplinkLine(info.uplink)}\n`);
   if (info.accelerator) out.write(`  VMs         ${info.accelerator}\n`);
   out.write(`  kubeconfig  ${paths(cfg).kubeconfig}\n`);
   out.write(`  state       ${cfg.stateDir}\n`);

@@ -25,6 +25,8 @@ export interface CliConfig {
   prometheusPort: number;
   /** Host names the cluster DNS answers with the external stand-in (for machines without internet); empty for none. */
   externalStandIn: string;
+  /** The pod network's way out of the machine: `none` (no uplink), `nat` (masqueraded out of the default route's interface) or `nat:IFACE`; checked by parseUplink. */
+  nodeUplink: string;
   /** The VMs' accelerator: `auto` (KVM when a guest boots under it, else TCG), `kvm` or `tcg`; checked by parseAccelSetting. */
   vmAccel: string;
 }
@@ -43,6 +45,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     consolePort: env.VIRTMESH_CONSOLE_PORT ? Number(env.VIRTMESH_CONSOLE_PORT) : 20001,
     prometheusPort: env.VIRTMESH_PROMETHEUS_PORT ? Number(env.VIRTMESH_PROMETHEUS_PORT) : 9090,
     externalStandIn: env.VIRTMESH_EXTERNAL_STAND_IN ?? '',
+    nodeUplink: env.VIRTMESH_NODE_UPLINK || 'none',
     vmAccel: env.VIRTMESH_VM_ACCEL ?? 'auto',
   };
 }

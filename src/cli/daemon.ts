@@ -9,7 +9,17 @@ import { ApiClient, Informer, isConflict, type KubeObject, resourcePath } from '
 import { startConsoleServer, webConsoleDir } from '../console/index.js';
 import { createEventRecorder, startEndpointsController, startScheduler, startVmiController } from '../controllers/index.js';
 import { createClusterDnsIndex, readHostResolvers, startDnsServer, type Upstream } from '../dns/index.js';
-import { intToIp, ipToInt, type NodeAgent, parseStandInNames, startExternalStandIn, startNodeAgent } from '../node/index.js';
+import {
+  intToIp,
+  ipToInt,
+  type NodeAgent,
+  parseStandInNames,
+  parseUplink,
+  startExternalStandIn,
+  startNodeAgent,
+  startUplink,
+  uplinkText,
+} from '../node/index.js';
 import { DEBUG_PORT, XDS_PORT } from '../pilot/protocol.js';
 import { prometheusBinary, startPrometheus } from '../telemetry/index.js';
 import { freeLoopbackPort } from '../util/ports.js';
@@ -49,6 +59,7 @@ export interface ClusterComponents {
   /** Empty when Prometheus is not installed. */
   prometheusUrl: string;
   standIn?: StandInInfo;
+  uplink?: UplinkInfo;
   accelerator: Accelerator;
 }
 
@@ -56,6 +67,14 @@ export interface ClusterComponents {
 export interface StandInInfo {
   address: string;
   names: string[];
+}
+
+/** The pod network's uplink (VIRTMESH_NODE_UPLINK), as `cluster up` and `cluster status` show it. */
+export interface UplinkInfo {
+  /** `nat` or `nat:IFACE`, as set. */
+  setting: string;
+  interface: string;
+  podCIDR: string;
 }
 
 export async function startClusterComponents(
@@ -72,12 +91,14 @@ export async function startClusterComponents(
   let consoleUrl = '';
   let prometheusUrl = '';
   let standIn: StandInInfo | undefined;
+  let uplink: UplinkInfo | undefined;
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     client.close();
   };
   try {
     const standInNames = parseStandInNames(cfg.externalStandIn); // `cluster up` checked them already; a foreground start checks here, before the node
+    const uplinkSetting = parseUplink(cfg.nodeUplink); // the same: checked by `cluster up`, and here for a foreground start
     const dnsIP = dnsServiceIP(cfg.serviceCIDR);
     const agent = await startNodeAgent({
       client,
@@ -92,6 +113,12 @@ export async function startClusterComponents(
     });
     stops.push(() => agent.stop());
     logs.agent = agent;
+
+    const nodeUplink = await startUplink(agent.network, uplinkSetting, log);
+    if (nodeUplink) {
+      stops.push(() => nodeUplink.close());
+      uplink = { setting: uplinkText(uplinkSetting), interface: nodeUplink.interface, podCIDR: cfg.podCIDR };
+    }
 
     if (standInNames.length > 0) {
       const server = await startExternalStandIn(agent.network, standInNames, log);
@@ -210,7 +237,7 @@ export async function startClusterComponents(
     await stopAll().catch(() => {});
     throw e;
   }
-  return { stop: stopAll, consoleUrl, prometheusUrl, standIn, accelerator };
+  return { stop: stopAll, consoleUrl, prometheusUrl, standIn, uplink, accelerator };
 }
 
 interface NodeServiceSpec {

@@ -22,6 +22,7 @@ export const errorSpecs = {
   VM_ERR_CLUSTER_ALREADY_RUNNING: { status: 409, message: 'a virtmesh cluster daemon already runs on the state directory %s (pid %s)' },
   VM_ERR_CLUSTER_PORT_IN_USE: { status: 500, message: 'port %s on 127.0.0.1 is taken by another program; set VIRTMESH_APISERVER_PORT to a free port' },
   VM_ERR_CLUSTER_BAD_STAND_IN: { status: 400, message: 'VIRTMESH_EXTERNAL_STAND_IN: "%s" %s' },
+  VM_ERR_CLUSTER_BAD_UPLINK: { status: 400, message: 'VIRTMESH_NODE_UPLINK: "%s" %s' },
   VM_ERR_CLUSTER_BAD_ACCEL: { status: 400, message: 'VIRTMESH_VM_ACCEL: "%s" is not one of auto, kvm, tcg' },
   VM_ERR_CLUSTER_KVM_UNUSABLE: {
     status: 500,

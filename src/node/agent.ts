@@ -25,6 +25,7 @@ import { PodWorker } from './pod-worker.js';
 import { applyHostRules, removeHostRules, type ServicePortRule } from './rules.js';
 import { serviceRules } from './service-rules.js';
 import { killLeftoverSidecar } from './sidecar.js';
+import { releaseUplinkForwarding } from './uplink.js';
 
 export interface NodeAgentConfig {
   client: ApiClient;
@@ -71,12 +72,13 @@ async function findRunningVms(net: NodeNetwork, podsDir: string): Promise<Map<st
   return found;
 }
 
-/** Removes whatever a node agent of this state directory left: processes, namespaces, links, rules, the bridge. */
-export async function cleanUpNode(stateDir: string, podCIDR: string, serviceCIDR: string): Promise<void> {
+/** Removes whatever a node agent of this state directory left: processes, namespaces, links, rules (the uplink's too), the bridge. */
+export async function cleanUpNode(stateDir: string, podCIDR: string, serviceCIDR: string, log: (line: string) => void = () => {}): Promise<void> {
   const net = nodeNetwork(stateDir, podCIDR, serviceCIDR);
   killLeftovers(join(stateDir, 'node', 'pods'));
   await sweepClusterNetwork(net);
   await removeHostRules(net);
+  releaseUplinkForwarding(net, log);
   await removeBridge(net);
   rmSync(join(stateDir, 'node', 'pods'), { recursive: true, force: true });
   removeEmptyDir('/etc/netns');

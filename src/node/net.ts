@@ -21,6 +21,9 @@ export interface NodeNetwork {
   serviceCIDR: string;
 }
 
+/** The pod bridge of the cluster of this tag. */
+export const bridgeName = (tag: string) => `vmbr${tag}`;
+
 export function nodeNetwork(stateDir: string, podCIDR: string, serviceCIDR: string): NodeNetwork {
   const tag = createHash('sha1').update(stateDir).digest('hex').slice(0, 4);
   const [base, bits] = podCIDR.split('/');
@@ -28,7 +31,7 @@ export function nodeNetwork(stateDir: string, podCIDR: string, serviceCIDR: stri
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(base) || !(prefixLength >= 16 && prefixLength <= 28)) {
     throw new Error(`pod CIDR ${podCIDR} is not an IPv4 network between /16 and /28`);
   }
-  return { tag, bridge: `vmbr${tag}`, podCIDR, gateway: intToIp(ipToInt(base) + 1), prefixLength, serviceCIDR };
+  return { tag, bridge: bridgeName(tag), podCIDR, gateway: intToIp(ipToInt(base) + 1), prefixLength, serviceCIDR };
 }
 
 export const sandboxNames = (net: NodeNetwork, podUid: string) => {

@@ -157,12 +157,17 @@ export async function applyPodRules(netns: string, rules: string): Promise<void>
   await runIn(netns, 'iptables-restore', [], { input: rules });
 }
 
-const hostChains = (net: NodeNetwork) => ({ svc: `VIRTMESH-${net.tag}-SVC`, isolate: `VIRTMESH-${net.tag}-ISO`, standIn: `VIRTMESH-${net.tag}-EXT` });
+const hostChains = (net: NodeNetwork) => ({
+  svc: `VIRTMESH-${net.tag}-SVC`,
+  isolate: `VIRTMESH-${net.tag}-ISO`,
+  standIn: `VIRTMESH-${net.tag}-EXT`,
+  uplink: `VIRTMESH-${net.tag}-UPL`,
+});
 
 /**
  * The node's own rules, in chains of this cluster only (the host's tables are shared):
  * service addresses from the node itself, and no forwarding between the pod bridge
- * and any other interface (the bridge has no uplink).
+ * and any other interface (the bridge has no uplink, unless renderUplinkRules gives it one).
  */
 export async function applyHostRules(net: NodeNetwork, services: ServicePortRule[]): Promise<void> {
   const { svc, isolate } = hostChains(net);
@@ -203,6 +208,42 @@ export async function applyStandInRule(net: NodeNetwork, address: string, port: 
   await ensureJump('nat', 'OUTPUT', standIn);
 }
 
+/**
+ * The uplink (VIRTMESH_NODE_UPLINK=nat), as kind and Docker give their pod networks: connections the pod
+ * network starts out of `iface`, masqueraded behind its address, and their replies back. Nothing else crosses:
+ * the isolation chain after it still drops whatever else enters or leaves the bridge, so nothing from the
+ * uplink can open a connection to a pod.
+ */
+export function renderUplinkRules(net: NodeNetwork, iface: string): string {
+  const { uplink } = hostChains(net);
+  const input = [
+    '*nat',
+    `:${uplink} - [0:0]`,
+    `-A ${uplink} -s ${net.podCIDR} -o ${iface} -j MASQUERADE`,
+    'COMMIT',
+    '*filter',
+    `:${uplink} - [0:0]`,
+    `-A ${uplink} -s ${net.podCIDR} -i ${net.bridge} -o ${iface} -j ACCEPT`,
+    `-A ${uplink} -d ${net.podCIDR} -i ${iface} -o ${net.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    'COMMIT',
+  ];
+  return `${input.join('\n')}\n`;
+}
+
+export async function applyUplinkRules(net: NodeNetwork, iface: string): Promise<void> {
+  const { uplink } = hostChains(net);
+  await run('iptables-restore', ['--noflush'], { input: renderUplinkRules(net, iface) });
+  // First in FORWARD, ahead of the isolation chain, which the node agent put there before.
+  await ensureJump('filter', 'FORWARD', uplink);
+  await ensureJump('nat', 'POSTROUTING', uplink);
+}
+
+export async function removeUplinkRules(net: NodeNetwork): Promise<void> {
+  const { uplink } = hostChains(net);
+  await removeChain('filter', ['FORWARD'], uplink);
+  await removeChain('nat', ['POSTROUTING'], uplink);
+}
+
 export async function removeStandInRule(net: NodeNetwork): Promise<void> {
   const { standIn } = hostChains(net);
   await removeChain('nat', ['PREROUTING', 'OUTPUT'], standIn);
@@ -211,6 +252,7 @@ export async function removeStandInRule(net: NodeNetwork): Promise<void> {
 export async function removeHostRules(net: NodeNetwork): Promise<void> {
   const { svc, isolate } = hostChains(net);
   await removeStandInRule(net);
+  await removeUplinkRules(net);
   await removeChain('nat', ['OUTPUT'], svc);
   await removeChain('filter', ['OUTPUT'], `${svc}-REJ`);
   await removeChain('filter', ['FORWARD'], isolate);

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeNetwork } from '../../src/node/index.js';
+import { nodeNetwork, sandboxNames } from '../../src/node/index.js';
 import { type KubectlResult, kubectlIn } from './cluster.js';
 import { clusterEnv, virtmesh } from './daemon.js';
 
@@ -84,6 +84,12 @@ export function leftovers(tag: string, stateDir: string): string[] {
   if (existsSync('/etc/netns')) for (const n of readdirSync('/etc/netns')) if (n.startsWith(`virtmesh-${tag}-`)) found.push(`file /etc/netns/${n}`);
   if (existsSync(stateDir)) found.push(`directory ${stateDir}`);
   return found;
+}
+
+/** The network namespace of a pod of the cluster, by the pod's uid. */
+export function podNetns(c: VmCluster, podUid: string): string {
+  const net = nodeNetwork(c.stateDir, c.env.VIRTMESH_NODE_POD_CIDR as string, c.env.VIRTMESH_APISERVER_SERVICE_CIDR as string);
+  return sandboxNames(net, podUid).netns;
 }
 
 /** The walkthrough's manifest with the probe's 120 s initial delay cut to `seconds` (and the namespace in service names changed). */
