@@ -107,12 +107,17 @@ show vm proxy-status
 echo
 echo "+ the console's graph of namespace default (last minute):"
 node scripts/demo-graph.mjs "$console_url" || true
+prometheus_url=$(vm dashboard prometheus --no-browser | head -1)
+echo
+echo "+ the walkthrough's loop as the sidecars counted it (Prometheus, last minute):"
+node scripts/demo-graph.mjs --steady "$prometheus_url" 60 || true
 cat <<MSG
 
 Done in $((SECONDS - start)) s. The cluster keeps running.
   Console (istioctl dashboard kiali):   $console_url
     Graph, then Workloads > istio-vmi > Inbound Metrics / Outbound Metrics
-  Prometheus:                           $(vm dashboard prometheus --no-browser | head -1)
+  Prometheus:                           $prometheus_url
+  The loop over 5 minutes of it:        node scripts/demo-graph.mjs --steady $prometheus_url 300
   kubectl:                              export KUBECONFIG=$KUBECONFIG
   The VM's serial console:              node bin/virtmesh.js console istio-vmi   (Ctrl+] leaves)
   Stop it, removing everything it made: node bin/virtmesh.js cluster down

@@ -27,10 +27,13 @@ const debian = {
   'qemu-system-x86_64': 'qemu-system-x86',
   'qemu-img': 'qemu-utils',
   dnsmasq: 'dnsmasq-base',
-  // Building the guest images (kernel from Debian's package; busybox, curl and ncat copied in) and cloud-init seeds.
+  // Building the guest images (kernel from Debian's package; busybox, curl and ncat copied in;
+  // the guest's small static nc and curl compiled with gcc and glibc's static library) and cloud-init seeds.
   'pkg:busybox-static': 'busybox-static', // the guest needs the static build, not the dynamic busybox
   curl: 'curl',
   ncat: 'ncat',
+  gcc: 'gcc',
+  'pkg:libc6-dev': 'libc6-dev',
   cpio: 'cpio',
   genisoimage: 'genisoimage',
   xz: 'xz-utils',

@@ -16,10 +16,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { standInAddress } from '../src/node/index.js';
+import type { GraphResponse } from '../src/telemetry/index.js';
 import { type KubectlResult, walkthrough } from './helpers/cluster.js';
 import { dnsQuery, httpGet, tcpState } from './helpers/net.js';
+import { getJson, walkthroughSteadyState } from './helpers/observability.js';
 import { eventually, leftovers, startVmCluster, testVmi, type VmCluster } from './helpers/vm-cluster.js';
-import { observabilityCases } from './observability-cases.js';
+import { edgeNames, observabilityCases } from './observability-cases.js';
 
 type Sample = { labels: Record<string, string>; value: number };
 
@@ -335,6 +337,17 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     assert.ok(sum(durations, { reporter: 'destination', source_workload: 'cirros-vmi' }) > 0, 'request durations recorded');
   });
 
+  // The walkthrough's steady state over a real 5-minute window: it opens here, the cases below
+  // run meanwhile (none of them is on the loop's path), and it is judged before the daemon is
+  // killed (its DNS server answers cirros-vmi's lookups).
+  const STEADY_SECONDS = 300;
+  let steadyFrom = 0;
+  it('opens a 5-minute window of steady state, with the loop answered', async () => {
+    const n = await loopRequests();
+    await eventually('the loop answered', async () => (await loopRequests()) > n, 30_000, 1000);
+    steadyFrom = Math.floor(Date.now() / 1000);
+  });
+
   it("reports istio-vmi's calls to kubevirt.io, answered by the external stand-in, as PassthroughCluster", async () => {
     const standIn = standInAddress(c.env.VIRTMESH_NODE_POD_CIDR as string);
     const dnsServer = (await json(['get', 'endpoints', '-n', 'kube-system', 'kube-dns'])).subsets[0].addresses[0].ip; // the node's bridge, port 53
@@ -356,7 +369,6 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
 
   it('takes inbound connections through the sidecar: a declared port, any port of a VM that declares none, never 15008', async () => {
     const istio = (await launcherPod('istio-vmi')).status.podIP;
-    // The walkthrough's server (an nc loop) refuses a connection now and then between two answers: a 503 UF then.
     assert.match(await eventually('Hello from istio-vmi:8080', async () => (await httpGet(istio, 8080)).match(/Hello/)?.[0], 30_000, 500), /Hello/);
     await c.k(['wait', '--for=condition=ready', '--timeout=300s', 'pod', '-l', 'app=port-vmi']);
     const port = (await launcherPod('port-vmi')).status.podIP;
@@ -450,6 +462,36 @@ describe('the walkthrough in an injected namespace', { timeout: 1_200_000 }, () 
     await eventually('traffic while the control plane is down', async () => (await count()) >= n2 + 2, 30_000, 500);
     await eventually('a new control plane process', async () => Number(readFileSync(pidFile, 'utf8')) !== pid, 30_000, 500);
     await eventually('both proxies back and SYNCED', async () => synced(await rowOf('istio-vmi')) && synced(await rowOf('cirros-vmi')), 90_000, 1000);
+  });
+
+  it("holds the walkthrough's steady state for 5 minutes: under 1% of istio-vmi's inbound requests fail, at least 0.9 ops, the graph healthy", async (t) => {
+    assert.ok(steadyFrom > 0, 'the window was opened');
+    const end = steadyFrom + STEADY_SECONDS;
+    // Wait out the window, and two scrapes (every 5 s) past it.
+    const left = end + 10 - Date.now() / 1000;
+    t.diagnostic(`${Math.max(0, Math.round(left))} s of the window left`);
+    if (left > 0) await new Promise((r) => setTimeout(r, left * 1000));
+    const { prometheusUrl, consoleUrl } = runInfo();
+    const steady = await walkthroughSteadyState(prometheusUrl, end, STEADY_SECONDS);
+    t.diagnostic(
+      `over ${STEADY_SECONDS} s: ${steady.requests.toFixed(1)} requests to istio-vmi, failed ${JSON.stringify(steady.failed)}, ${steady.rate.toFixed(3)} ops`,
+    );
+    assert.ok(steady.requests > 0, 'istio-vmi was asked');
+    assert.ok(steady.failedShare < 0.01, `${(100 * steady.failedShare).toFixed(2)}% of istio-vmi's inbound requests failed: ${JSON.stringify(steady.failed)}`);
+    assert.ok(steady.rate >= 0.9, `cirros-vmi -> istio-vmi at ${steady.rate.toFixed(3)} ops; the walkthrough shows about 1`);
+    // The console's graph of the same 5 minutes: every node and edge with traffic healthy (Kiali: no 5xx at all).
+    const graph = await getJson<GraphResponse>(
+      `${consoleUrl}/api/namespaces/graph?namespaces=default&graphType=workload&duration=${STEADY_SECONDS}s&queryTime=${end}&injectServiceNodes=true`,
+    );
+    const edges = edgeNames(graph);
+    for (const e of ['cirros-vmi -> istio-vmi-svc', 'istio-vmi-svc -> istio-vmi', 'istio-vmi -> PassthroughCluster']) {
+      assert.equal(edges.get(e)?.health, 'healthy', `${e}: ${edges.get(e)?.health} ${JSON.stringify(edges.get(e)?.responses)}`);
+    }
+    for (const [name, e] of edges) assert.ok(['healthy', 'na'].includes(e.health), `edge ${name}: ${e.health} ${JSON.stringify(e.responses)}`);
+    for (const { data: n } of graph.elements.nodes) {
+      assert.ok(['healthy', 'na'].includes(n.health), `node ${n.label}: ${n.health} ${n.healthReason ?? ''}`);
+    }
+    assert.equal(graph.elements.nodes.find((n) => n.data.label === 'istio-vmi' && n.data.nodeType !== 'box')?.data.health, 'healthy');
   });
 
   it('takes the sidecars over when the daemon is killed and started again: same process, same counters, SYNCED again', async () => {

@@ -73,3 +73,35 @@ export async function consolePage(browser: Browser): Promise<{ page: Page; error
   page.on('pageerror', (e) => errors.push(e.message));
   return { page, errors };
 }
+
+/** The walkthrough's loop over a window, from Prometheus. */
+export interface SteadyState {
+  /** istio-vmi's inbound requests as its sidecar (reporter destination) counted them. */
+  requests: number;
+  /** Of those, the ones not answered 2xx, by "code flags" (e.g. "503 UF"). */
+  failed: Record<string, number>;
+  failedShare: number;
+  /** cirros-vmi's requests to istio-vmi per second, as cirros-vmi's sidecar (reporter source) counted them. */
+  rate: number;
+}
+
+/** The walkthrough's steady state in the `seconds` before `end` (unix seconds), from the cluster's Prometheus. */
+export async function walkthroughSteadyState(prometheusUrl: string, end: number, seconds: number): Promise<SteadyState> {
+  const query = async (q: string) => {
+    const r = await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(q)}&time=${end}`);
+    return r.data.result as Array<{ metric: Record<string, string>; value: [number, string] }>;
+  };
+  const byCode = await query(
+    `sum by (response_code, response_flags) (increase(istio_requests_total{reporter="destination",destination_workload="istio-vmi"}[${seconds}s]))`,
+  );
+  const rate = await query(`sum(rate(istio_requests_total{reporter="source",source_workload="cirros-vmi",destination_workload="istio-vmi"}[${seconds}s]))`);
+  const failed: Record<string, number> = {};
+  let requests = 0;
+  for (const s of byCode) {
+    const n = Number(s.value[1]);
+    requests += n;
+    if (!s.metric.response_code?.startsWith('2') && n > 0) failed[`${s.metric.response_code} ${s.metric.response_flags}`] = n;
+  }
+  const failedCount = Object.values(failed).reduce((a, b) => a + b, 0);
+  return { requests, failed, failedShare: requests > 0 ? failedCount / requests : 0, rate: Number(rate[0]?.value[1] ?? 0) };
+}

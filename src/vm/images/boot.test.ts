@@ -195,13 +195,28 @@ describe('built-in guest boot', { timeout: 600_000 }, () => {
     assert.match(session, /\/usr\/bin\/nc\s+\/usr\/bin\/curl/);
   });
 
-  it('runs a cirros #! user-data script, logs in cirros/gocubsgo and powers off on ACPI', async (t) => {
-    const g = await boot('cirros-client', 'cirros', '#!/bin/sh\necho "virtmesh-marker-$((6 * 7))"\n', await freeLoopbackPort(0));
+  it("runs a cirros #! user-data script with the guest's nc and curl, logs in cirros/gocubsgo and powers off on ACPI", async (t) => {
+    // The guest's small nc and curl: a loop of `nc -lp` answering curl back to back (once the
+    // loop runs, the listener passes from one nc to the next: no refusal), and options they
+    // leave to the real ncat and curl. Results go to a file: getty flushes console output.
+    const userData = [
+      '#!/bin/sh',
+      'echo "virtmesh-marker-$((6 * 7))"',
+      `while true ; do nc -lp 8081 -c "echo -e 'HTTP/1.1 200 OK\\n\\nfast'" ; done &`,
+      'curl -s -m 10 127.0.0.1:8081 >/dev/null; sleep 1',
+      'ok=0; i=0; while [ $i -lt 20 ]; do [ "$(curl -s -m 10 127.0.0.1:8081)" = fast ] && ok=$((ok+1)); i=$((i+1)); done',
+      '{ echo "tools: curl answered $ok of 20"; curl --version | head -1; nc --version 2>&1; } >/tmp/tools.txt',
+    ].join('\n');
+    const g = await boot('cirros-client', 'cirros', `${userData}\n`, await freeLoopbackPort(0));
     await waitFor('the user-data marker', 90_000, () => (/virtmesh-marker-42/.test(serialLog(g)) ? true : undefined), g);
     t.diagnostic(`user-data ran after ${elapsed(g)}s`);
     assert.match(serialLog(g), /booting virtmesh built-in guest, cirros flavour/);
-    const session = await loginAndRun(g, 'cirros-client', 'cirros', 'gocubsgo', 'id', t);
+    assert.match(serialLog(g), /CPU emulated \(no KVM\): address space randomization off/);
+    const session = await loginAndRun(g, 'cirros-client', 'cirros', 'gocubsgo', 'id; cat /tmp/tools.txt', t);
     assert.match(session, /uid=1000\(cirros\)/);
+    assert.match(session, /tools: curl answered 20 of 20/);
+    assert.match(session, /curl \d+\.\d+\.\d+ \(x86_64-pc-linux-gnu\) libcurl/, 'curl --version is the real curl');
+    assert.match(session, /Ncat: Version \d/, 'nc --version is the real ncat');
     const mon = connect(g.monitor);
     await new Promise((r) => mon.once('connect', r));
     mon.write('system_powerdown\n');

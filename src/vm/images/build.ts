@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { run } from '../../util/exec.js';
 import { DEFAULT_USERS, GUEST_MODULES, type GuestFlavor, guestFiles } from './guest-files.js';
+import { compileGuestTools, guestToolSources } from './guest-tools.js';
 import { buildUserland, CpioArchive } from './initramfs.js';
 import { downloadDebianPackages, pvhKernelFromBzImage, unpackKernel } from './kernel.js';
 import { acquireLock } from './lock.js';
@@ -35,7 +36,7 @@ export interface EnsureGuestImagesOptions {
  * Debian's dynamically linked busybox, for the guest's shell, comes with the kernel by
  * `apt-get download`: it cannot be installed beside busybox-static.
  */
-export const GUEST_BUILD_PACKAGES = ['busybox-static', 'curl', 'ncat', 'genisoimage', 'cpio', 'xz-utils'];
+export const GUEST_BUILD_PACKAGES = ['busybox-static', 'curl', 'ncat', 'gcc', 'libc6-dev', 'genisoimage', 'cpio', 'xz-utils'];
 
 /** Kernel command line for the guest; the flavour picks the default user. */
 export function guestKernelCmdline(flavor: GuestFlavor): string {
@@ -43,11 +44,11 @@ export function guestKernelCmdline(flavor: GuestFlavor): string {
 }
 
 // Bump when the build steps change in a way the guest files do not show.
-const BUILD_REVISION = 3;
+const BUILD_REVISION = 4;
 
 /** Hash of everything the image is made from, apart from the host's packages. */
 export const GUEST_RECIPE_VERSION = createHash('sha256')
-  .update(JSON.stringify({ BUILD_REVISION, GUEST_MODULES, files: guestFiles((password) => `hash(${password})`) }))
+  .update(JSON.stringify({ BUILD_REVISION, GUEST_MODULES, files: guestFiles((password) => `hash(${password})`), tools: guestToolSources() }))
   .digest('hex')
   .slice(0, 12);
 
@@ -136,6 +137,8 @@ const HOST_NEEDS: Array<[string, string]> = [
   ['/bin/busybox', 'busybox-static'],
   ['/usr/bin/curl', 'curl'],
   ['/usr/bin/ncat', 'ncat'],
+  ['/usr/bin/gcc', 'gcc'],
+  ['/usr/lib/x86_64-linux-gnu/libc.a', 'libc6-dev'],
   ['/usr/bin/xz', 'xz-utils'],
   ['/usr/bin/apt-get', 'apt'],
   ['/usr/bin/dpkg', 'dpkg'],
@@ -164,7 +167,10 @@ async function buildInto(tmp: string, progress: (step: string, fraction?: number
   const kernelFile = pvh ? PVH_KERNEL_FILE : KERNEL_FILE;
   await writeFile(join(image, kernelFile), pvh ?? bzImage);
 
-  progress('assembling the initramfs (busybox, curl, ncat, kernel modules)');
+  progress('compiling the guest tools (nc, curl)');
+  await mkdir(join(tmp, 'tools'));
+  const tools = await compileGuestTools(join(tmp, 'tools'), { signal });
+  progress('assembling the initramfs (busybox, nc, curl, ncat, kernel modules)');
   const version = `${GUEST_RECIPE_VERSION}-${kernel.release}`;
   const hashes = new Map<string, string>();
   for (const { password } of Object.values(DEFAULT_USERS)) {
@@ -173,7 +179,7 @@ async function buildInto(tmp: string, progress: (step: string, fraction?: number
   const release = `VIRTMESH_IMAGE_VERSION='${version}'\nVIRTMESH_KERNEL_PACKAGE='${kernel.packageName}'\n`;
   const files = [...guestFiles((password) => hashes.get(password)!), { path: '/etc/virtmesh-release', mode: 0o644, text: release }];
   const archive = new CpioArchive();
-  await buildUserland(archive, { shellBusybox: join(unpacked, 'busybox', 'bin', 'busybox'), modules: kernel.modules, files, signal });
+  await buildUserland(archive, { shellBusybox: join(unpacked, 'busybox', 'bin', 'busybox'), tools, modules: kernel.modules, files, signal });
   await rm(unpacked, { recursive: true, force: true });
   signal?.throwIfAborted();
   progress('compressing the initramfs');

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { guestFiles } from './guest-files.js';
-import { CpioArchive, sharedLibraries } from './initramfs.js';
+import { compileGuestTools, REAL_TOOLS_ARCHIVE } from './guest-tools.js';
+import { buildUserland, CpioArchive, sharedLibraries } from './initramfs.js';
 import { hasPvhNote, moduleDependencies, modulesInLoadOrder } from './kernel.js';
 import { acquireLock } from './lock.js';
 
@@ -101,6 +102,40 @@ describe('sharedLibraries', () => {
     assert.ok(libs.some((l) => l.endsWith('/libcurl.so.4')));
     assert.ok(libs.some((l) => l.includes('ld-linux')));
     assert.deepEqual(await sharedLibraries('/bin/busybox'), []);
+  });
+});
+
+/** Whether an ELF executable asks for a dynamic loader (has a PT_INTERP program header). */
+function isDynamic(elf: Buffer): boolean {
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const [size, count] = [elf.readUInt16LE(0x36), elf.readUInt16LE(0x38)];
+  return Array.from({ length: count }, (_, i) => elf.readUInt32LE(phoff + i * size)).includes(3);
+}
+
+describe('the userland', () => {
+  it('has the static nc and curl in /usr/bin, and the real ones packed with the libraries only they load', { timeout: 120_000 }, async () => {
+    const toolsDir = join(work, 'tools');
+    spawnSync('mkdir', ['-p', toolsDir]);
+    const tools = await compileGuestTools(toolsDir);
+    const archive = new CpioArchive();
+    // busybox-static stands in for Debian's dynamic busybox (the shell) here.
+    await buildUserland(archive, { shellBusybox: '/bin/busybox', tools, modules: [], files: guestFiles((pw) => pw) });
+    const root = join(work, 'userland');
+    spawnSync('mkdir', ['-p', root]);
+    writeFileSync(join(work, 'userland.cpio'), archive.finish());
+    assert.equal(spawnSync('cpio', ['-idm', '--quiet', '--no-absolute-filenames', '-F', join(work, 'userland.cpio')], { cwd: root }).status, 0);
+    for (const tool of ['nc', 'curl']) {
+      const binary = readFileSync(join(root, 'usr/bin', tool));
+      assert.equal(binary.subarray(0, 4).toString('latin1'), '\x7fELF');
+      assert.equal(isDynamic(binary), false, `/usr/bin/${tool} is static`);
+    }
+    assert.equal(readlinkSync(join(root, 'usr/bin/ncat')), 'nc');
+    // The real programs and their libraries are in the packed archive, not beside it.
+    const packed = spawnSync('sh', ['-c', `zcat ${join(root, REAL_TOOLS_ARCHIVE)} | cpio -t --quiet`], { encoding: 'utf8' }).stdout.split('\n');
+    assert.ok(packed.includes('usr/libexec/virtmesh/curl') && packed.includes('usr/libexec/virtmesh/ncat'), packed.join(' '));
+    assert.ok(packed.some((p) => p.endsWith('/libcurl.so.4')));
+    assert.deepEqual(packed.filter(Boolean).slice(-2), ['usr/libexec/virtmesh/ncat', 'usr/libexec/virtmesh/curl'], 'the programs come last');
+    assert.ok(Number(readFileSync(join(root, `${REAL_TOOLS_ARCHIVE}.kb`), 'utf8')) > 1000);
   });
 });
 

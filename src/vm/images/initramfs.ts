@@ -1,12 +1,15 @@
 // The guest's initramfs: a newc cpio archive written here (so device nodes need no root
-// and every file is owned by root), holding busybox, the host's curl and ncat with the
-// shared libraries they load, the kernel modules and the guest's own files.
+// and every file is owned by root), holding busybox, the small static nc and curl, the
+// host's curl and ncat (which those hand over to) packed with the shared libraries only
+// they load, the kernel modules and the guest's own files.
 
 import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { run } from '../../util/exec.js';
 import type { GuestFile } from './guest-files.js';
+import { GUEST_TOOLS, type GuestToolName, REAL_TOOLS_ARCHIVE, REAL_TOOLS_DIR } from './guest-tools.js';
 import type { KernelModule } from './kernel.js';
 
 const S_IFDIR = 0o040000;
@@ -90,6 +93,8 @@ export interface UserlandOptions {
    * are the static busybox, which starts about five times faster under TCG.
    */
   shellBusybox: string;
+  /** The compiled guest tools (compileGuestTools): /usr/bin/nc and /usr/bin/curl. */
+  tools: Record<GuestToolName, string>;
   modules: KernelModule[];
   files: GuestFile[];
   signal?: AbortSignal;
@@ -104,11 +109,14 @@ const EXEC_APPLETS = new Set(
     ' ',
   ),
 );
-// Programs copied from the host with their libraries: the walkthroughs use curl and ncat's `-c`.
-const HOST_PROGRAMS = ['/usr/bin/curl', '/usr/bin/ncat'];
 // glibc loads these at run time (ldd does not list them); recent glibc has them built in.
 const NSS_LIBRARIES = ['/lib/x86_64-linux-gnu/libnss_files.so.2', '/lib/x86_64-linux-gnu/libnss_dns.so.2'];
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** A library under the name the loader looks for, with the contents of the file it links to. */
+async function addLibrary(archive: CpioArchive, lib: string): Promise<void> {
+  archive.file(lib, await readFile(await realpath(lib)), 0o755);
+}
 
 export async function buildUserland(archive: CpioArchive, opts: UserlandOptions): Promise<void> {
   for (const dir of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/lib', '/lib64', '/etc', '/mnt', '/home', '/var/log']) archive.directory(dir);
@@ -132,17 +140,25 @@ export async function buildUserland(archive: CpioArchive, opts: UserlandOptions)
   // bash too: scripts written for Fedora often start with #!/bin/bash, and ash runs the common ones.
   archive.symlink('/bin/bash', SHELL_BUSYBOX);
   for (const lib of await sharedLibraries(opts.shellBusybox, opts.signal)) libraries.add(lib);
-  for (const program of HOST_PROGRAMS) {
-    if (!existsSync(program)) throw new Error(`${program} is missing; install the Debian packages curl and ncat`);
-    archive.file(program, await readFile(program), 0o755);
-    for (const lib of await sharedLibraries(program, opts.signal)) libraries.add(lib);
-  }
   for (const lib of NSS_LIBRARIES) if (existsSync(lib)) libraries.add(lib);
-  for (const lib of libraries) {
-    // Stored under the name the loader looks for, with the contents of the file it links to.
-    archive.file(lib, await readFile(await realpath(lib)), 0o755);
+  for (const lib of libraries) await addLibrary(archive, lib);
+  // The walkthroughs use curl and ncat's `-c`: the small static programs in /usr/bin; the
+  // host's, which they hand over to, packed with the libraries only they load (the kernel
+  // unpacks the initramfs when a 128 MiB guest has least memory; /init unpacks these later).
+  const real = new CpioArchive();
+  const realLibraries = new Set<string>();
+  for (const tool of GUEST_TOOLS) {
+    if (!existsSync(tool.real)) throw new Error(`${tool.real} is missing; install the Debian packages curl and ncat`);
+    for (const lib of await sharedLibraries(tool.real, opts.signal)) if (!libraries.has(lib)) realLibraries.add(lib);
+    archive.file(`/usr/bin/${tool.name}`, await readFile(opts.tools[tool.name]), 0o755);
   }
-  archive.symlink('/usr/bin/nc', 'ncat');
+  for (const lib of realLibraries) await addLibrary(real, lib);
+  // The programs last: once one is there, so are its libraries.
+  for (const tool of GUEST_TOOLS) real.file(posix.join(REAL_TOOLS_DIR, posix.basename(tool.real)), await readFile(tool.real), 0o755);
+  const unpacked = real.finish();
+  archive.file(REAL_TOOLS_ARCHIVE, gzipSync(unpacked, { level: 9 }));
+  archive.file(`${REAL_TOOLS_ARCHIVE}.kb`, `${Math.ceil(unpacked.length / 1024)}\n`); // the room /init makes for them
+  archive.symlink('/usr/bin/ncat', 'nc');
   if (existsSync(CA_BUNDLE)) archive.file(CA_BUNDLE, await readFile(CA_BUNDLE));
 
   for (const m of opts.modules) archive.file(`/lib/modules/${m.name}.ko`, m.data);
