@@ -98,7 +98,8 @@ describe('VIRTMESH_NODE_UPLINK=nat:IFACE', { timeout: 900_000 }, () => {
       300_000,
       2000,
     );
-    assert.match(log, /hello from the test network, to 203\.0\.113\.254/, 'the server saw the host end of the uplink');
+    const seenAs = new RegExp(`hello from the test network, to ${internet.hostAddress.replaceAll('.', '\\.')}\\s`);
+    assert.match(log, seenAs, 'the server saw the host end of the uplink');
     const podIP = (await launcherPod()).status.podIP as string;
     assert.ok(internet.requests.length > 0);
     for (const r of internet.requests) assert.deepEqual(r, { from: internet.hostAddress, host: 'kubevirt.io' }, `never the pod's address ${podIP}`);
