@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { readConfig } from '../src/cli/config.js';
 import { freeLoopbackPort } from '../src/util/ports.js';
 import {
+  type Accelerator,
   defaultUserForFlavor,
   ensureGuestImages,
   guestKernelCmdline,
@@ -48,12 +49,10 @@ function httpOk(port: number): Promise<boolean> {
 }
 
 /** `count` bare QEMUs with the built-in guest at once, until the last one's HTTP listener answers: what a VM start cannot beat. */
-async function bareQemuMs(count: number): Promise<number> {
+// `accel` is the accelerator the cluster's VMs get (the same probe), so the floor is measured on equal terms.
+async function bareQemuMs(count: number, accel: Accelerator): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'virtmesh-bench-qemu-'));
-  const cfg = readConfig();
-  const images = await ensureGuestImages({ cacheDir: cfg.imageCacheDir });
-  // The accelerator the cluster's VMs get (the same probe), so the floor is measured on equal terms.
-  const accel = await resolveAccelerator({ setting: parseAccelSetting(cfg.vmAccel), imageCacheDir: cfg.imageCacheDir });
+  const images = await ensureGuestImages({ cacheDir: readConfig().imageCacheDir });
   const seed = await writeNoCloudSeed({
     dir,
     userData: USER_DATA,
@@ -120,7 +119,7 @@ async function main(): Promise<void> {
     const running: number[] = [];
     const ready: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      floor.push(await bareQemuMs(count));
+      floor.push(await bareQemuMs(count, accel));
       const r = await clusterRun(count);
       running.push(median(r.running));
       ready.push(Math.max(...r.ready));
